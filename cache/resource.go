@@ -1,0 +1,194 @@
+// Package cache holds folio's served content: immutable snapshots of
+// pre-serialised, pre-compressed JSON, and the Store that swaps them whole.
+//
+// Everything a response needs is computed when a snapshot is built, once per
+// refresh: the JSON bytes, their gzip and brotli forms, strong ETags, the
+// Last-Modified date and even the header value slices. The request path only
+// picks a variant and writes its bytes.
+package cache
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/andybalholm/brotli"
+)
+
+// Encoding is a content coding folio serves.
+type Encoding uint8
+
+// The codings, in the order of preference when a client accepts several.
+const (
+	Identity Encoding = iota
+	Gzip
+	Brotli
+	numEncodings
+)
+
+// minCompressSize: below this, compression saves less than its header costs.
+const minCompressSize = 256
+
+// Variant is one representation of a resource: its bytes and the header
+// values that describe them. The slices are shared by every response and must
+// never be modified; they are built with len == cap so that an append by a
+// middleware copies instead of writing into them.
+type Variant struct {
+	Body            []byte
+	ETag            []string // strong ETag of exactly these bytes
+	ContentLength   []string
+	ContentEncoding []string // nil for identity
+}
+
+// Resource is one served document (/cv, /blog or one post) in every encoding.
+type Resource struct {
+	hash         string // hex of the identity bytes' SHA-256 prefix: the ETag core
+	variants     [numEncodings]*Variant
+	lastModified time.Time
+	lastModHdr   []string
+}
+
+// NewResource builds a resource from its JSON bytes, compressing them once.
+// modified is the Last-Modified instant (the latest updatedAt inside).
+func NewResource(body []byte, modified time.Time) *Resource {
+	sum := sha256.Sum256(body)
+	r := &Resource{
+		hash:         hex.EncodeToString(sum[:16]),
+		lastModified: modified.UTC().Truncate(time.Second),
+	}
+	r.lastModHdr = one(r.lastModified.Format(http.TimeFormat))
+	r.variants[Identity] = r.variant(body, "", "")
+	if len(body) >= minCompressSize {
+		if gz := gzipBytes(body); len(gz) < len(body) {
+			r.variants[Gzip] = r.variant(gz, "gzip", "-gz")
+		}
+		if br := brotliBytes(body); len(br) < len(body) {
+			r.variants[Brotli] = r.variant(br, "br", "-br")
+		}
+	}
+	return r
+}
+
+func (r *Resource) variant(body []byte, coding, suffix string) *Variant {
+	v := &Variant{
+		Body:          body,
+		ETag:          one(`"` + r.hash + suffix + `"`),
+		ContentLength: one(strconv.Itoa(len(body))),
+	}
+	if coding != "" {
+		v.ContentEncoding = one(coding)
+	}
+	return v
+}
+
+// one returns a single-value header slice with len == cap.
+func one(s string) []string { return []string{s}[:1:1] }
+
+// Variant returns the representation for an encoding, falling back to
+// identity when that encoding did not pay off for this resource.
+func (r *Resource) Variant(e Encoding) *Variant {
+	if e < numEncodings {
+		if v := r.variants[e]; v != nil {
+			return v
+		}
+	}
+	return r.variants[Identity]
+}
+
+// Body returns the identity JSON bytes.
+func (r *Resource) Body() []byte { return r.variants[Identity].Body }
+
+// ETag returns the strong ETag of the identity bytes.
+func (r *Resource) ETag() string { return r.variants[Identity].ETag[0] }
+
+// LastModified returns the Last-Modified header value.
+func (r *Resource) LastModified() []string { return r.lastModHdr }
+
+// ModTime returns the Last-Modified instant.
+func (r *Resource) ModTime() time.Time { return r.lastModified }
+
+// Size returns the identity length in bytes.
+func (r *Resource) Size() int { return len(r.variants[Identity].Body) }
+
+// MatchesETag reports whether an If-None-Match value names any
+// representation of this resource. Weak comparison applies (RFC 9110
+// 13.1.2): W/"x" matches "x". It does not allocate.
+func (r *Resource) MatchesETag(ifNoneMatch string) bool {
+	s := ifNoneMatch
+	for len(s) > 0 {
+		// Skip separators.
+		for len(s) > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == ',') {
+			s = s[1:]
+		}
+		if len(s) == 0 {
+			return false
+		}
+		if s[0] == '*' {
+			return true
+		}
+		if len(s) > 2 && s[0] == 'W' && s[1] == '/' {
+			s = s[2:]
+		}
+		if len(s) == 0 || s[0] != '"' {
+			return false // malformed: no match rather than a guess
+		}
+		end := strings.IndexByte(s[1:], '"')
+		if end < 0 {
+			return false
+		}
+		if r.isOwnTag(s[1 : 1+end]) {
+			return true
+		}
+		s = s[end+2:]
+	}
+	return false
+}
+
+func (r *Resource) isOwnTag(tag string) bool {
+	if len(tag) < len(r.hash) || tag[:len(r.hash)] != r.hash {
+		return false
+	}
+	switch tag[len(r.hash):] {
+	case "", "-gz", "-br":
+		return true
+	}
+	return false
+}
+
+// NotModifiedSince reports whether an If-Modified-Since value is at or after
+// this resource's Last-Modified. The usual case (the client echoes our own
+// value) is a string compare and does not allocate.
+func (r *Resource) NotModifiedSince(ims string) bool {
+	if ims == r.lastModHdr[0] {
+		return true
+	}
+	t, err := http.ParseTime(ims)
+	return err == nil && !r.lastModified.After(t)
+}
+
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// brotliBytes compresses at the best quality for documents of ordinary size;
+// quality 11 costs about a second per MB, so large lists use quality 7.
+func brotliBytes(b []byte) []byte {
+	q := brotli.BestCompression
+	if len(b) > 1<<20 {
+		q = 7
+	}
+	var buf bytes.Buffer
+	w := brotli.NewWriterLevel(&buf, q)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}

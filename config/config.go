@@ -1,0 +1,368 @@
+// Package config reads folio's settings from the environment.
+//
+// Every setting is an environment variable (twelve-factor); every secret also
+// accepts a NAME_FILE twin holding a path to a file with the value, so Docker
+// and Kubernetes secrets work without putting secrets into the environment.
+// Load validates everything at once and returns one error that names every bad
+// variable, so an operator fixes a deployment in one round trip.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Defaults of the settings in CONTRACT.md.
+const (
+	DefaultAddr          = ":8080"
+	DefaultEnvironment   = "master"
+	DefaultBaseURL       = "https://cdn.contentful.com"
+	DefaultCVTypes       = "profile,experience,education,skill,project"
+	DefaultBlogType      = "blogPost"
+	DefaultSlugField     = "slug"
+	DefaultBlogOrder     = "-fields.publishDate"
+	DefaultWebhookMaxAge = 30 * time.Second
+)
+
+// Config is folio's complete configuration. Secrets are held as Secret so that
+// printing a Config (or logging it by mistake) never reveals them.
+type Config struct {
+	Addr string
+
+	// Demo is true when no CONTENTFUL_SPACE_ID is set: folio serves its
+	// built-in sample space.
+	Demo        bool
+	SpaceID     string
+	AccessToken Secret
+	Environment string
+	BaseURL     string
+	Locale      string
+
+	CVTypes   []string
+	BlogType  string
+	SlugField string
+	BlogOrder string
+
+	WebhookSecret Secret
+	WebhookMaxAge time.Duration
+
+	// Auth0IssuerURL is the exact issuer (with trailing slash for AUTH0_DOMAIN).
+	Auth0IssuerURL      string
+	Auth0Audience       string
+	Auth0AllowedClients []string
+	Auth0RequiredScope  string
+
+	RedisURL Secret
+
+	CORSOrigins []string
+	LogFormat   string
+}
+
+// Auth0Enabled reports whether Auth0 machine-to-machine authentication is configured.
+func (c Config) Auth0Enabled() bool { return c.Auth0IssuerURL != "" }
+
+// Secret is a string that never prints. Use Reveal where the value is needed.
+type Secret string
+
+// String hides the value; fmt and slog use it.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText hides the value from encoders.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Reveal returns the secret value for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Lookup reads one environment variable; os.LookupEnv fits.
+type Lookup func(name string) (string, bool)
+
+// Error lists every invalid variable found by Load.
+type Error struct {
+	Problems map[string]string // variable name → what is wrong
+}
+
+func (e *Error) Error() string {
+	names := make([]string, 0, len(e.Problems))
+	for n := range e.Problems {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, n := range names {
+		fmt.Fprintf(&b, "\n  %s: %s", n, e.Problems[n])
+	}
+	return b.String()
+}
+
+// reader collects values and problems while Load walks the settings.
+type reader struct {
+	lookup   Lookup
+	problems map[string]string
+}
+
+func (r *reader) bad(name, format string, args ...any) {
+	if _, seen := r.problems[name]; !seen {
+		r.problems[name] = fmt.Sprintf(format, args...)
+	}
+}
+
+func (r *reader) str(name, def string) string {
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	if !ok || v == "" {
+		return def
+	}
+	return v
+}
+
+// secret reads NAME or the file named by NAME_FILE; setting both is an error
+// because one of them would be silently ignored.
+func (r *reader) secret(name string) Secret {
+	v, hasValue := r.lookup(name)
+	path, hasFile := r.lookup(name + "_FILE")
+	hasValue = hasValue && v != ""
+	hasFile = hasFile && path != ""
+	switch {
+	case hasValue && hasFile:
+		r.bad(name, "set either %s or %s_FILE, not both", name, name)
+		return ""
+	case hasFile:
+		b, err := os.ReadFile(path)
+		if err != nil {
+			// The error names the path, never the content.
+			r.bad(name+"_FILE", "cannot read the secret file: %v", unwrapPathError(err))
+			return ""
+		}
+		s := strings.TrimRight(string(b), "\r\n")
+		if s == "" {
+			r.bad(name+"_FILE", "the secret file %s is empty", path)
+		}
+		return Secret(s)
+	default:
+		return Secret(v)
+	}
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+func (r *reader) list(name, def string) []string {
+	raw := r.str(name, def)
+	var out []string
+	seen := map[string]bool{}
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" || seen[part] {
+			continue
+		}
+		seen[part] = true
+		out = append(out, part)
+	}
+	return out
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	raw := r.str(name, "")
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		r.bad(name, "want a positive duration such as 30s or 2m, got %q", raw)
+		return def
+	}
+	return d
+}
+
+// Load reads and validates the whole configuration. On any problem it returns
+// an *Error naming every bad variable; the Config is then not usable.
+func Load(lookup Lookup) (Config, error) {
+	r := &reader{lookup: lookup, problems: map[string]string{}}
+	c := Config{
+		Addr:          r.str("FOLIO_ADDR", DefaultAddr),
+		SpaceID:       r.str("CONTENTFUL_SPACE_ID", ""),
+		AccessToken:   r.secret("CONTENTFUL_ACCESS_TOKEN"),
+		Environment:   r.str("CONTENTFUL_ENVIRONMENT", DefaultEnvironment),
+		BaseURL:       strings.TrimRight(r.str("CONTENTFUL_BASE_URL", DefaultBaseURL), "/"),
+		Locale:        r.str("CONTENTFUL_LOCALE", ""),
+		CVTypes:       r.list("FOLIO_CV_TYPES", DefaultCVTypes),
+		BlogType:      r.str("FOLIO_BLOG_TYPE", DefaultBlogType),
+		SlugField:     r.str("FOLIO_BLOG_SLUG_FIELD", DefaultSlugField),
+		BlogOrder:     r.str("FOLIO_BLOG_ORDER", DefaultBlogOrder),
+		WebhookSecret: r.secret("CONTENTFUL_WEBHOOK_SECRET"),
+		WebhookMaxAge: r.duration("FOLIO_WEBHOOK_MAX_AGE", DefaultWebhookMaxAge),
+		Auth0Audience: r.str("AUTH0_AUDIENCE", ""),
+		RedisURL:      r.secret("REDIS_URL"),
+		CORSOrigins:   r.list("FOLIO_CORS_ORIGINS", ""),
+		LogFormat:     r.str("FOLIO_LOG_FORMAT", ""),
+	}
+	c.Demo = c.SpaceID == ""
+	c.Auth0AllowedClients = r.list("FOLIO_AUTH0_ALLOWED_CLIENTS", "")
+	c.Auth0RequiredScope = r.str("FOLIO_AUTH0_REQUIRED_SCOPE", "")
+
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		r.bad("FOLIO_ADDR", "want host:port or :port, got %q", c.Addr)
+	}
+	if !c.Demo && c.AccessToken == "" {
+		if _, fileProblem := r.problems["CONTENTFUL_ACCESS_TOKEN_FILE"]; !fileProblem {
+			r.bad("CONTENTFUL_ACCESS_TOKEN", "required when CONTENTFUL_SPACE_ID is set")
+		}
+	}
+	if !validID(c.SpaceID, true) {
+		r.bad("CONTENTFUL_SPACE_ID", "want letters, digits, '-' or '_', got %q", c.SpaceID)
+	}
+	if !validID(c.Environment, false) {
+		r.bad("CONTENTFUL_ENVIRONMENT", "want letters, digits, '-', '_' or '.', got %q", c.Environment)
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		r.bad("CONTENTFUL_BASE_URL", "want an absolute http(s) URL, got %q", c.BaseURL)
+	}
+	if len(c.CVTypes) == 0 {
+		r.bad("FOLIO_CV_TYPES", "name at least one content type")
+	}
+	for _, t := range c.CVTypes {
+		if !validID(t, false) {
+			r.bad("FOLIO_CV_TYPES", "%q is not a content type id", t)
+		}
+		if t == c.BlogType {
+			r.bad("FOLIO_CV_TYPES", "%q is also FOLIO_BLOG_TYPE; a type belongs to one collection", t)
+		}
+	}
+	if !validID(c.BlogType, false) {
+		r.bad("FOLIO_BLOG_TYPE", "%q is not a content type id", c.BlogType)
+	}
+	if !validID(c.SlugField, false) {
+		r.bad("FOLIO_BLOG_SLUG_FIELD", "%q is not a field id", c.SlugField)
+	}
+	if !validOrder(c.BlogOrder) {
+		r.bad("FOLIO_BLOG_ORDER", "want comma-separated [-]sys.X or [-]fields.X, got %q", c.BlogOrder)
+	}
+	if s := c.WebhookSecret.Reveal(); s != "" && !validSigningSecret(s) {
+		r.bad("CONTENTFUL_WEBHOOK_SECRET", "want exactly 64 characters of [0-9a-zA-Z+/=_-] (the value is not shown)")
+	}
+	c.Auth0IssuerURL = r.auth0Issuer()
+	if c.Auth0IssuerURL != "" && c.Auth0Audience == "" {
+		r.bad("AUTH0_AUDIENCE", "required when AUTH0_DOMAIN or AUTH0_ISSUER_URL is set")
+	}
+	if c.Auth0IssuerURL == "" && c.Auth0Audience != "" {
+		r.bad("AUTH0_DOMAIN", "AUTH0_AUDIENCE is set but neither AUTH0_DOMAIN nor AUTH0_ISSUER_URL is")
+	}
+	if u := c.RedisURL.Reveal(); u != "" {
+		if p, err := url.Parse(u); err != nil || !redisSchemes[p.Scheme] {
+			r.bad("REDIS_URL", "want redis://, rediss://, redis+sentinel:// or unix:// (the value is not shown)")
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			r.bad("FOLIO_CORS_ORIGINS", "%q is not an origin such as https://example.com or *", o)
+		}
+	}
+	c.CORSOrigins = trimSlashes(c.CORSOrigins)
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		r.bad("FOLIO_LOG_FORMAT", "want json or text, got %q", c.LogFormat)
+	}
+
+	if len(r.problems) > 0 {
+		return Config{}, &Error{Problems: r.problems}
+	}
+	return c, nil
+}
+
+var redisSchemes = map[string]bool{"redis": true, "rediss": true, "redis+sentinel": true, "unix": true}
+
+func (r *reader) auth0Issuer() string {
+	issuer := r.str("AUTH0_ISSUER_URL", "")
+	domain := r.str("AUTH0_DOMAIN", "")
+	if issuer != "" {
+		if u, err := url.Parse(issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			r.bad("AUTH0_ISSUER_URL", "want an absolute URL such as https://tenant.eu.auth0.com/, got %q", issuer)
+		}
+		return issuer
+	}
+	if domain == "" {
+		return ""
+	}
+	if strings.Contains(domain, "/") || strings.Contains(domain, ":") {
+		r.bad("AUTH0_DOMAIN", "want a host such as tenant.eu.auth0.com (no scheme or path), got %q", domain)
+		return ""
+	}
+	return "https://" + domain + "/"
+}
+
+func trimSlashes(origins []string) []string {
+	out := make([]string, len(origins))
+	for i, o := range origins {
+		out[i] = strings.TrimRight(o, "/")
+	}
+	return out
+}
+
+func validID(s string, allowEmpty bool) bool {
+	if s == "" {
+		return allowEmpty
+	}
+	if len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validOrder(s string) bool {
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimPrefix(strings.TrimSpace(part), "-")
+		name, ok := strings.CutPrefix(part, "fields.")
+		if !ok {
+			name, ok = strings.CutPrefix(part, "sys.")
+		}
+		if !ok || !validID(name, false) {
+			return false
+		}
+	}
+	return true
+}
+
+func validSigningSecret(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.ContainsRune("+/=_-", c):
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,265 @@
+package contentful
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	sdk "github.com/contentful-labs/contentful-go"
+)
+
+// Entry is one entry in folio's JSON (CONTRACT.md, "Entry JSON"): links are
+// resolved inline, fields are in the served locale.
+type Entry struct {
+	ID          string         `json:"id"`
+	ContentType string         `json:"contentType"`
+	CreatedAt   string         `json:"createdAt"`
+	UpdatedAt   string         `json:"updatedAt"`
+	Revision    int            `json:"revision"`
+	Fields      map[string]any `json:"fields"`
+
+	// modified is the latest updatedAt of this entry and of everything it
+	// links to: the Last-Modified of a resource that holds it.
+	modified time.Time
+}
+
+// Modified is the latest updatedAt of the entry and everything linked from it.
+func (e *Entry) Modified() time.Time { return e.modified }
+
+// Asset is a linked asset in folio's JSON, with an absolute https URL.
+type Asset struct {
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	URL         string `json:"url"`
+	ContentType string `json:"contentType"`
+	Width       *int   `json:"width"`
+	Height      *int   `json:"height"`
+	Size        *int   `json:"size"`
+}
+
+// Stub ends a cycle: the entry is already being rendered further up.
+type Stub struct {
+	ID          string `json:"id"`
+	ContentType string `json:"contentType"`
+}
+
+// Ref names an entity folio served: "Entry:<id>" or "Asset:<id>".
+type Ref string
+
+// EntryRef and AssetRef build Refs.
+func EntryRef(id string) Ref { return Ref("Entry:" + id) }
+func AssetRef(id string) Ref { return Ref("Asset:" + id) }
+
+// entity is a raw Delivery API entry or asset.
+type entity struct {
+	Sys    sdk.Sys        `json:"sys"`
+	Fields map[string]any `json:"fields"`
+}
+
+func decodeEntity(raw json.RawMessage) (*entity, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber() // keep numbers exactly as Contentful wrote them
+	var e entity
+	if err := d.Decode(&e); err != nil {
+		return nil, fmt.Errorf("%w: entity: %v", ErrMalformed, err)
+	}
+	if e.Sys.ID == "" {
+		return nil, fmt.Errorf("%w: entity without sys.id", ErrMalformed)
+	}
+	switch e.Sys.Type {
+	case "Entry":
+		if e.Sys.ContentType == nil || e.Sys.ContentType.Sys == nil || e.Sys.ContentType.Sys.ID == "" {
+			return nil, fmt.Errorf("%w: entry %s without sys.contentType", ErrMalformed, e.Sys.ID)
+		}
+	case "Asset":
+	default:
+		return nil, fmt.Errorf("%w: entity %s has sys.type %q", ErrMalformed, e.Sys.ID, e.Sys.Type)
+	}
+	if e.Fields == nil {
+		e.Fields = map[string]any{}
+	}
+	return &e, nil
+}
+
+func (e *entity) contentType() string { return e.Sys.ContentType.Sys.ID }
+
+// maxDepth bounds how deep links are followed, like the API's include=10.
+const maxDepth = 10
+
+// resolver turns raw entities into folio's JSON, following links through an
+// index of every entity the fetch returned.
+type resolver struct {
+	entries map[string]*entity
+	assets  map[string]*entity
+	// refs collects every entity reached, with its revision, so the refresh
+	// side knows which collections an entity's change affects.
+	refs map[Ref]int
+}
+
+func newResolver() *resolver {
+	return &resolver{entries: map[string]*entity{}, assets: map[string]*entity{}, refs: map[Ref]int{}}
+}
+
+func (r *resolver) add(e *entity) {
+	if e.Sys.Type == "Asset" {
+		r.assets[e.Sys.ID] = e
+	} else {
+		r.entries[e.Sys.ID] = e
+	}
+}
+
+// entry renders e with its links resolved. path holds the ids being rendered
+// above it, to cut cycles.
+func (r *resolver) entry(e *entity, path []string) *Entry {
+	r.refs[EntryRef(e.Sys.ID)] = e.Sys.Revision
+	out := &Entry{
+		ID:          e.Sys.ID,
+		ContentType: e.contentType(),
+		CreatedAt:   e.Sys.CreatedAt,
+		UpdatedAt:   e.Sys.UpdatedAt,
+		Revision:    e.Sys.Revision,
+		Fields:      make(map[string]any, len(e.Fields)),
+	}
+	out.modified = parseTime(e.Sys.UpdatedAt)
+	path = append(path, e.Sys.ID)
+	for k, v := range e.Fields {
+		out.Fields[k] = r.value(v, path, &out.modified)
+	}
+	return out
+}
+
+// value resolves links anywhere in a field value: plain link fields, arrays
+// of links, and rich-text nodes' data.target alike.
+func (r *resolver) value(v any, path []string, modified *time.Time) any {
+	switch t := v.(type) {
+	case map[string]any:
+		if linkType, id, ok := asLink(t); ok {
+			return r.link(linkType, id, path, modified)
+		}
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = r.value(x, path, modified)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = r.value(x, path, modified)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+func (r *resolver) link(linkType, id string, path []string, modified *time.Time) any {
+	switch linkType {
+	case "Asset":
+		a, ok := r.assets[id]
+		if !ok {
+			return nil
+		}
+		r.refs[AssetRef(id)] = a.Sys.Revision
+		later(modified, parseTime(a.Sys.UpdatedAt))
+		return asset(a)
+	case "Entry":
+		e, ok := r.entries[id]
+		if !ok {
+			return nil
+		}
+		for _, p := range path {
+			if p == id {
+				return Stub{ID: id, ContentType: e.contentType()}
+			}
+		}
+		if len(path) > maxDepth {
+			r.refs[EntryRef(id)] = e.Sys.Revision
+			return Stub{ID: id, ContentType: e.contentType()}
+		}
+		linked := r.entry(e, path)
+		later(modified, linked.modified)
+		return linked
+	default:
+		// Links to other kinds (a Space, a ContentType, a Tag) are not
+		// content: keep them as Contentful wrote them.
+		return map[string]any{"sys": map[string]any{"type": "Link", "linkType": linkType, "id": id}}
+	}
+}
+
+func asLink(m map[string]any) (linkType, id string, ok bool) {
+	sys, _ := m["sys"].(map[string]any)
+	if sys == nil || len(m) != 1 || sys["type"] != "Link" {
+		return "", "", false
+	}
+	linkType, _ = sys["linkType"].(string)
+	id, _ = sys["id"].(string)
+	return linkType, id, linkType != "" && id != ""
+}
+
+func asset(a *entity) *Asset {
+	out := &Asset{ID: a.Sys.ID}
+	out.Title, _ = a.Fields["title"].(string)
+	out.Description, _ = a.Fields["description"].(string)
+	file, _ := a.Fields["file"].(map[string]any)
+	if file == nil {
+		return out
+	}
+	out.URL = absoluteURL(str(file["url"]))
+	out.ContentType = str(file["contentType"])
+	details, _ := file["details"].(map[string]any)
+	out.Size = number(details["size"])
+	if image, _ := details["image"].(map[string]any); image != nil {
+		out.Width = number(image["width"])
+		out.Height = number(image["height"])
+	}
+	return out
+}
+
+// absoluteURL makes Contentful's protocol-relative asset URLs absolute https.
+func absoluteURL(u string) string {
+	switch {
+	case u == "":
+		return ""
+	case strings.HasPrefix(u, "//"):
+		return "https:" + u
+	case strings.HasPrefix(u, "http://"):
+		return "https://" + strings.TrimPrefix(u, "http://")
+	default:
+		return u
+	}
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func number(v any) *int {
+	n, ok := v.(json.Number)
+	if !ok {
+		return nil
+	}
+	i, err := n.Int64()
+	if err != nil {
+		return nil
+	}
+	x := int(i)
+	return &x
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func later(t *time.Time, u time.Time) {
+	if u.After(*t) {
+		*t = u
+	}
+}

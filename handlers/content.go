@@ -1,0 +1,177 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/folio-cms/folio/cache"
+	"github.com/gin-gonic/gin"
+)
+
+// Snapshots gives the content routes the snapshot to serve.
+type Snapshots interface {
+	Load() *cache.Snapshot
+}
+
+// CacheControl lets browsers and CDNs reuse an answer briefly and revalidate
+// in the background: content changes at the editor's pace, and a 304 costs
+// folio almost nothing.
+const CacheControl = "public, max-age=30, stale-while-revalidate=300"
+
+// Header values shared by every content answer; len == cap (see cache.Variant).
+var (
+	hdrJSON         = []string{"application/json; charset=utf-8"}[:1:1]
+	hdrCacheControl = []string{CacheControl}[:1:1]
+	hdrNoSniff      = []string{"nosniff"}[:1:1]
+)
+
+// Content serves GET and HEAD for /cv, /blog and /blog/{slug} from the
+// current snapshot: no I/O, no encoding, no allocation of its own.
+type Content struct {
+	store Snapshots
+	cors  *CORS
+	vary  []string
+}
+
+// NewContent returns the content handlers over store, answering cross-origin
+// reads as cors allows.
+func NewContent(store Snapshots, cors *CORS) *Content {
+	vary := "Accept-Encoding"
+	if cors.varies() {
+		vary += ", Origin"
+	}
+	return &Content{store: store, cors: cors, vary: []string{vary}[:1:1]}
+}
+
+// CV answers GET /cv.
+func (h *Content) CV(c *gin.Context) {
+	s := h.store.Load()
+	if !s.Ready() {
+		fail(c, errNotReady)
+		return
+	}
+	h.serve(c, s.CV.Root)
+}
+
+// Blog answers GET /blog.
+func (h *Content) Blog(c *gin.Context) {
+	s := h.store.Load()
+	if !s.Ready() {
+		fail(c, errNotReady)
+		return
+	}
+	h.serve(c, s.Blog.Root)
+}
+
+// Post answers GET /blog/{slug}.
+func (h *Content) Post(c *gin.Context) {
+	s := h.store.Load()
+	if !s.Ready() {
+		fail(c, errNotReady)
+		return
+	}
+	r, ok := s.Blog.Posts[c.Param("slug")]
+	if !ok {
+		fail(c, errNoPost)
+		return
+	}
+	h.serve(c, r)
+}
+
+var errNoPost = &Error{Status: http.StatusNotFound, Code: "post_not_found", Message: "no blog post has that slug"}
+
+// serve writes one resource: conditional requests answer 304, the best
+// encoding the client accepts is chosen, HEAD gets the headers only.
+func (h *Content) serve(c *gin.Context, r *cache.Resource) {
+	req := c.Request
+	hdr := c.Writer.Header()
+	hdr["Content-Type"] = hdrJSON
+	hdr["Cache-Control"] = hdrCacheControl
+	hdr["Vary"] = h.vary
+	hdr["Last-Modified"] = r.LastModified()
+	hdr["X-Content-Type-Options"] = hdrNoSniff
+	h.cors.apply(hdr, req.Header["Origin"])
+
+	v := r.Variant(negotiate(req.Header["Accept-Encoding"]))
+	hdr["Etag"] = v.ETag
+	if notModified(req, r) {
+		c.Writer.WriteHeader(http.StatusNotModified)
+		return
+	}
+	hdr["Content-Length"] = v.ContentLength
+	if v.ContentEncoding != nil {
+		hdr["Content-Encoding"] = v.ContentEncoding
+	}
+	c.Writer.WriteHeader(http.StatusOK)
+	if req.Method != http.MethodHead {
+		c.Writer.Write(v.Body)
+	}
+}
+
+// notModified applies RFC 9110 13.2.2: If-None-Match decides when present,
+// else If-Modified-Since.
+func notModified(req *http.Request, r *cache.Resource) bool {
+	if inm := req.Header["If-None-Match"]; len(inm) > 0 {
+		for _, v := range inm {
+			if r.MatchesETag(v) {
+				return true
+			}
+		}
+		return false
+	}
+	if ims := req.Header["If-Modified-Since"]; len(ims) > 0 {
+		return r.NotModifiedSince(ims[0])
+	}
+	return false
+}
+
+// negotiate picks brotli, then gzip, then identity from Accept-Encoding
+// values, honouring q=0 refusals and "*". It does not allocate.
+func negotiate(values []string) cache.Encoding {
+	br, gz, star := -1, -1, -1 // -1 unspecified, 0 refused, 1 accepted
+	for _, v := range values {
+		for v != "" {
+			var item string
+			item, v, _ = strings.Cut(v, ",")
+			name, params, _ := strings.Cut(item, ";")
+			name = strings.TrimSpace(name)
+			ok := 1
+			if refused(params) {
+				ok = 0
+			}
+			switch {
+			case strings.EqualFold(name, "br"):
+				br = ok
+			case strings.EqualFold(name, "gzip"), strings.EqualFold(name, "x-gzip"):
+				gz = ok
+			case name == "*":
+				star = ok
+			}
+		}
+	}
+	switch {
+	case br == 1 || (br == -1 && star == 1):
+		return cache.Brotli
+	case gz == 1 || (gz == -1 && star == 1):
+		return cache.Gzip
+	}
+	return cache.Identity
+}
+
+// refused reports a q parameter of zero ("q=0", "q=0.0", "q=0.000").
+func refused(params string) bool {
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		p = strings.TrimSpace(p)
+		if len(p) < 2 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=' {
+			continue
+		}
+		q := strings.TrimSpace(p[2:])
+		if q == "" || q[0] != '0' {
+			return false
+		}
+		return strings.Trim(q[1:], ".0") == ""
+	}
+	return false
+}

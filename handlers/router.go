@@ -1,0 +1,74 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Deps is everything the router serves from.
+type Deps struct {
+	Store     Snapshots
+	CORS      []string
+	Logger    *slog.Logger
+	Status    *Status
+	Metrics   http.Handler // GET /metrics
+	Dashboard []byte       // GET /
+}
+
+func init() {
+	// gin's debug mode prints every route at start and warns on each run;
+	// folio logs through slog instead.
+	gin.SetMode(gin.ReleaseMode)
+}
+
+// NewRouter builds the gin engine. No middleware runs on the content path but
+// panic recovery (a deferred call); no request logging there, by design: a
+// CDN or proxy in front logs reads, and the benchmark shows the cost.
+func NewRouter(d Deps) *gin.Engine {
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(gin.CustomRecoveryWithWriter(discard{}, func(c *gin.Context, err any) {
+		log.Error("panic while serving", "method", c.Request.Method, "path", c.FullPath(), "panic", err)
+		fail(c, &Error{Status: http.StatusInternalServerError, Code: "internal_error",
+			Message: "folio could not answer; the error is logged"})
+	}))
+	r.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
+	r.NoMethod(func(c *gin.Context) { fail(c, errMethod) })
+
+	cors := NewCORS(d.CORS)
+	content := NewContent(d.Store, cors)
+	for path, h := range map[string]gin.HandlerFunc{"/cv": content.CV, "/blog": content.Blog, "/blog/:slug": content.Post} {
+		r.GET(path, h)
+		r.HEAD(path, h)
+		r.OPTIONS(path, cors.Preflight)
+	}
+
+	ops := r.Group("/", func(c *gin.Context) { c.Set(loggerKey, log) })
+	ops.GET("/healthz", d.Status.Healthz)
+	ops.HEAD("/healthz", d.Status.Healthz)
+	ops.GET("/readyz", d.Status.Readyz)
+	ops.GET("/status", d.Status.Status)
+	if d.Metrics != nil {
+		ops.GET("/metrics", gin.WrapH(d.Metrics))
+	}
+	if d.Dashboard != nil {
+		ops.GET("/", func(c *gin.Context) {
+			c.Header("Cache-Control", "no-cache")
+			c.Header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:")
+			c.Data(http.StatusOK, "text/html; charset=utf-8", d.Dashboard)
+		})
+	}
+	return r
+}
+
+// discard swallows gin's own panic printing; the recovery func logs instead.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,151 @@
+// Package refresh turns "content changed" into a new snapshot: it fetches a
+// collection from Contentful, builds it, and swaps it into the store, keeping
+// the served snapshot whenever anything fails.
+package refresh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/contentful"
+)
+
+// Fetcher reads one collection from the Delivery API.
+type Fetcher interface {
+	Fetch(ctx context.Context, q contentful.Query) (*contentful.Collection, error)
+}
+
+// Store holds the served snapshot.
+type Store interface {
+	Load() *cache.Snapshot
+	Update(fn func(cur *cache.Snapshot) (*cache.Part, error)) (*cache.Snapshot, error)
+}
+
+// Collections says what makes up each collection.
+type Collections struct {
+	CVTypes   []string
+	CVOrder   string // default sys.createdAt
+	BlogType  string
+	BlogOrder string
+	SlugField string
+}
+
+// Loader fetches and builds collections into the store.
+type Loader struct {
+	fetch Fetcher
+	store Store
+	cols  Collections
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	lastErr *Failure
+}
+
+// Failure is the last refresh that failed, for /status.
+type Failure struct {
+	At         time.Time `json:"at"`
+	Collection string    `json:"collection"`
+	Message    string    `json:"message"`
+}
+
+// NewLoader returns a Loader.
+func NewLoader(f Fetcher, s Store, cols Collections, log *slog.Logger) *Loader {
+	if cols.CVOrder == "" {
+		cols.CVOrder = "sys.createdAt"
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Loader{fetch: f, store: s, cols: cols, log: log}
+}
+
+// Refresh fetches one collection and swaps it in. On any error the served
+// snapshot stays as it was and the error is returned.
+func (l *Loader) Refresh(ctx context.Context, col cache.Collection) (*cache.Snapshot, error) {
+	q := contentful.Query{ContentTypes: []string{l.cols.BlogType}, Order: l.cols.BlogOrder}
+	if col == cache.CV {
+		q = contentful.Query{ContentTypes: l.cols.CVTypes, Order: l.cols.CVOrder}
+	}
+	fetched, err := l.fetch.Fetch(ctx, q)
+	if err != nil {
+		l.failed(col, err)
+		return l.store.Load(), fmt.Errorf("refresh %s: %w", col, err)
+	}
+	snap, err := l.store.Update(func(cur *cache.Snapshot) (*cache.Part, error) {
+		if col == cache.CV {
+			return cache.BuildCV(l.cols.CVTypes, fetched)
+		}
+		p, skipped, err := cache.BuildBlog(l.cols.SlugField, fetched, cur.Part(cache.Blog))
+		for _, s := range skipped {
+			l.log.Warn("blog post not addressable", "post", s)
+		}
+		return p, err
+	})
+	if err != nil {
+		l.failed(col, err)
+		return snap, fmt.Errorf("refresh %s: %w", col, err)
+	}
+	p := snap.Part(col)
+	l.log.Info("collection loaded", "collection", string(col), "entries", p.Entries,
+		"bytes", p.Bytes(), "requests", p.Requests, "took", p.Took.Round(time.Millisecond).String(),
+		"etag", p.Root.ETag())
+	return snap, nil
+}
+
+// RefreshAll refreshes every collection; it returns the first error after
+// trying them all, so one failing collection does not hold the other back.
+func (l *Loader) RefreshAll(ctx context.Context) error {
+	var errs []error
+	for _, col := range []cache.Collection{cache.CV, cache.Blog} {
+		if _, err := l.Refresh(ctx, col); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Initial loads every collection that is not loaded yet, retrying with capped
+// backoff until all are in or ctx ends. folio is ready only after it.
+func (l *Loader) Initial(ctx context.Context, sleep func(context.Context, time.Duration) error) error {
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		var errs []error
+		for _, col := range []cache.Collection{cache.CV, cache.Blog} {
+			if l.store.Load().Part(col) != nil {
+				continue
+			}
+			if _, err := l.Refresh(ctx, col); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) == 0 {
+			return nil
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		l.log.Error("first load failed; retrying", "attempt", attempt, "wait", wait.Round(time.Millisecond).String(), "error", errors.Join(errs...))
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
+}
+
+func (l *Loader) failed(col cache.Collection, err error) {
+	l.log.Error("refresh failed; still serving the previous content", "collection", string(col), "error", err)
+	l.mu.Lock()
+	l.lastErr = &Failure{At: time.Now().UTC(), Collection: string(col), Message: err.Error()}
+	l.mu.Unlock()
+}
+
+// LastFailure returns the most recent failed refresh, or nil.
+func (l *Loader) LastFailure() *Failure {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastErr
+}
