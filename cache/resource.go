@@ -12,6 +12,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"math/bits"
 	"net/http"
 	"strconv"
 	"strings"
@@ -172,23 +173,38 @@ func (r *Resource) NotModifiedSince(ims string) bool {
 }
 
 func gzipBytes(b []byte) []byte {
+	level := gzip.BestCompression
+	if len(b) > 1<<20 {
+		level = gzip.DefaultCompression // a large list: 3x faster for 2% more bytes
+	}
 	var buf bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid
+	w, _ := gzip.NewWriterLevel(&buf, level) // the level is valid
 	w.Write(b)
 	w.Close()
 	return buf.Bytes()
 }
 
-// brotliBytes compresses at the best quality for documents of ordinary size;
-// quality 11 costs about a second per MB, so large lists use quality 7.
+// brotliBytes compresses a document. The window fits the document (the
+// default 4 MiB window costs tens of MB of tables even for a 2 KB post), and
+// quality falls with size so a large list never holds up a refresh: quality
+// 11 runs at a few MB/s in pure Go, quality 5 at tens of MB/s.
 func brotliBytes(b []byte) []byte {
-	q := brotli.BestCompression
-	if len(b) > 1<<20 {
-		q = 7
+	q := 11
+	switch {
+	case len(b) > 1<<20:
+		q = 4
+	case len(b) > 128<<10:
+		q = 6
 	}
 	var buf bytes.Buffer
-	w := brotli.NewWriterLevel(&buf, q)
+	w := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: q, LGWin: window(len(b))})
 	w.Write(b)
 	w.Close()
 	return buf.Bytes()
+}
+
+// window is the smallest brotli window (log2) that holds n bytes, within the
+// format's 10..24.
+func window(n int) int {
+	return min(max(bits.Len(uint(n)), 10), 24)
 }

@@ -1,0 +1,114 @@
+package cache
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/andybalholm/brotli"
+)
+
+func TestResourceVariantsDecodeToTheSameBytes(t *testing.T) {
+	body := []byte(`{"items":[` + strings.Repeat(`{"title":"hello world"},`, 200) + `{}]}`)
+	r := NewResource(body, time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC))
+
+	gz, err := gzip.NewReader(bytes.NewReader(r.Variant(Gzip).Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(gz); !bytes.Equal(got, body) {
+		t.Fatal("gzip variant does not decode to the body")
+	}
+	if got, _ := io.ReadAll(brotli.NewReader(bytes.NewReader(r.Variant(Brotli).Body))); !bytes.Equal(got, body) {
+		t.Fatal("brotli variant does not decode to the body")
+	}
+	if len(r.Variant(Brotli).Body) >= len(body) || len(r.Variant(Gzip).Body) >= len(body) {
+		t.Fatal("compressed variants are not smaller")
+	}
+	sum := sha256.Sum256(body)
+	if want := `"` + hex.EncodeToString(sum[:16]) + `"`; r.ETag() != want {
+		t.Fatalf("ETag %s, want %s", r.ETag(), want)
+	}
+	tags := map[string]bool{}
+	for _, e := range []Encoding{Identity, Gzip, Brotli} {
+		v := r.Variant(e)
+		tags[v.ETag[0]] = true
+		if v.ContentLength[0] != strconv.Itoa(len(v.Body)) {
+			t.Errorf("encoding %d: Content-Length %s for %d bytes", e, v.ContentLength[0], len(v.Body))
+		}
+	}
+	if len(tags) != 3 {
+		t.Fatalf("each representation needs its own strong ETag: %v", tags)
+	}
+	if r.LastModified()[0] != "Fri, 02 Jan 2026 03:04:05 GMT" {
+		t.Fatalf("Last-Modified %q", r.LastModified()[0])
+	}
+}
+
+func TestTinyResourcesAreNotCompressed(t *testing.T) {
+	r := NewResource([]byte(`{"total":0,"items":[]}`), time.Now())
+	if r.Variant(Gzip) != r.Variant(Identity) || r.Variant(Brotli) != r.Variant(Identity) {
+		t.Fatal("a tiny body should be served as identity whatever the client accepts")
+	}
+	if r.Variant(Identity).ContentEncoding != nil {
+		t.Fatal("identity has no Content-Encoding")
+	}
+}
+
+func TestMatchesETag(t *testing.T) {
+	r := NewResource([]byte(strings.Repeat("x", 1000)), time.Now())
+	core := strings.Trim(r.ETag(), `"`)
+	cases := map[string]bool{
+		r.ETag():                                 true,
+		`"` + core + `-gz"`:                      true,
+		`"` + core + `-br"`:                      true,
+		`W/"` + core + `"`:                       true,
+		`"other", ` + r.ETag():                   true,
+		`*`:                                      true,
+		`"other"`:                                false,
+		`"` + core + `-zz"`:                      false,
+		`"` + core[:10] + `"`:                    false,
+		``:                                       false,
+		`garbage`:                                false,
+		`"unterminated`:                          false,
+		`"a",  W/"b" ,"` + core + `-gz"`:         true,
+		strings.Repeat(`"x",`, 50) + r.ETag():    true,
+		`W/`:                                     false,
+		`"` + core + `", "` + core + `-gz"` + ``: true,
+	}
+	for header, want := range cases {
+		if got := r.MatchesETag(header); got != want {
+			t.Errorf("MatchesETag(%q) = %v, want %v", header, got, want)
+		}
+	}
+}
+
+func TestNotModifiedSince(t *testing.T) {
+	mod := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	r := NewResource([]byte(`{}`), mod)
+	for ims, want := range map[string]bool{
+		r.LastModified()[0]:              true,
+		"Sun, 01 Mar 2026 12:00:01 GMT":  true,
+		"Sun, 01 Mar 2026 11:59:59 GMT":  false,
+		"not a date":                     false,
+		"Sunday, 01-Mar-26 12:00:00 GMT": true,
+	} {
+		if got := r.NotModifiedSince(ims); got != want {
+			t.Errorf("NotModifiedSince(%q) = %v, want %v", ims, got, want)
+		}
+	}
+}
+
+func TestMatchesETagDoesNotAllocate(t *testing.T) {
+	r := NewResource([]byte(strings.Repeat("x", 1000)), time.Now())
+	header := `"a", W/"b", ` + r.ETag()
+	if n := testing.AllocsPerRun(100, func() { r.MatchesETag(header) }); n != 0 {
+		t.Fatalf("MatchesETag allocates %.0f times", n)
+	}
+}
