@@ -258,10 +258,10 @@ func find(t *testing.T, col *Collection, id string) *Entry {
 // recorded returns the body of the last 200 entries answer in a fixture.
 func recorded(t *testing.T, name string) []byte {
 	t.Helper()
-	path := filepath.Join("..", "..", "shared", "fixtures", "contentful", name)
+	path := filepath.Join("testdata", "recorded", name)
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("the recorded fixtures must sit beside the repository (../shared): %v", err)
+		t.Fatalf("recorded Delivery API answers (copied from ../shared/fixtures/contentful): %v", err)
 	}
 	var interactions []struct {
 		Request  struct{ URI string }

@@ -21,7 +21,7 @@ import (
 const (
 	// fixtureDir holds real recorded Delivery API answers, relative to this
 	// package's directory.
-	fixtureDir = "../../../shared/fixtures/contentful"
+	fixtureDir = "../testdata/recorded"
 	testSpace  = "cfexampleapi"
 	testToken  = "test-token"
 	entries    = "/spaces/" + testSpace + "/environments/master/entries"

@@ -1,0 +1,30 @@
+# folio's tasks. `make test` is what CI runs; it needs only Go and ../shared.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: run build test bench lint
+
+## run: folio in demo mode (no accounts needed) on :8080
+run:
+	$(GO) run .
+
+## build: a static binary ./folio
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o folio .
+
+## lint: formatting and go vet
+lint:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## test: lint, then every test under the race detector
+test: lint
+	$(GO) test -race -count=1 ./...
+
+## bench: Go benchmarks, then folio against nginx over loopback (installs nginx and wrk with apt when absent)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	bash bench/load.sh
