@@ -72,7 +72,10 @@ apt_install() {
   fi
   if [[ -z $apt_updated ]]; then
     log "apt-get update"
-    timeout 300 "${sudo_cmd[@]}" apt-get update -q >"$tmp/apt.log" 2>&1 || return 1
+    timeout 300 "${sudo_cmd[@]}" apt-get update -q >"$tmp/apt.log" 2>&1 || {
+      tail -n 5 "$tmp/apt.log" | sed 's/^/load.sh:   apt: /' >&2
+      return 1
+    }
     apt_updated=1
   fi
   log "apt-get install $*"
@@ -83,12 +86,15 @@ apt_install() {
     policy_rc_created=1
   fi
   timeout 300 "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -q --no-install-recommends "$@" >>"$tmp/apt.log" 2>&1
+    apt-get install -y -q --no-install-recommends "$@" >>"$tmp/apt.log" 2>&1 || {
+    tail -n 5 "$tmp/apt.log" | sed 's/^/load.sh:   apt: /' >&2
+    return 1
+  }
 }
 
 for tool in curl wrk; do
   if ! command -v "$tool" >/dev/null; then
-    apt_install "$tool" || die "$tool is not installed and could not be installed (see apt-get output above)"
+    apt_install "$tool" || die "$tool is not installed and could not be installed"
   fi
 done
 command -v taskset >/dev/null || die "taskset (util-linux) is required"
@@ -186,6 +192,14 @@ proc_ticks() {
     total=$((total + ${t:-0}))
   done
   echo "$total"
+}
+
+# children PID: the PIDs whose parent is PID (nginx's workers), from /proc.
+children() {
+  local f
+  for f in /proc/[0-9]*/stat; do
+    sed 's/^.*) //' "$f" 2>/dev/null | awk -v p="$1" -v f="$f" '$2 == p { split(f, a, "/"); print a[3] }'
+  done
 }
 
 # cpu_ticks N: busy and total ticks of CPU N so far.
@@ -303,12 +317,14 @@ EOF
     >"$tmp/nginx/stdout.log" 2>&1 &
   nginx_pid=$!
   wait_http "$nginx/cv" "$nginx_pid" nginx "$tmp/nginx/error.log"
+  mapfile -t nginx_workers < <(children "$nginx_pid")
 
   # A fair comparison needs the same payload: the gzip bytes must be identical.
   fetch "$nginx/cv" "$tmp/nginx-cv.gz" -H 'Accept-Encoding: gzip'
+  fetch "$folio/cv" "$tmp/folio-cv.gz" -H 'Accept-Encoding: gzip'
   [[ $(header "$tmp/nginx-cv.gz.hdr" Content-Encoding) == gzip ]] ||
     die "nginx did not serve /cv pre-compressed (gzip_static); the comparison would be unfair"
-  cmp "$docroot/cv.gz" "$tmp/nginx-cv.gz" >&2 ||
+  cmp "$tmp/folio-cv.gz" "$tmp/nginx-cv.gz" >&2 ||
     die "nginx and folio serve different gzip bytes for /cv; the comparison would be unfair"
   log "gzip /cv: nginx and folio serve identical bytes ($(wc -c <"$tmp/nginx-cv.gz"))"
 fi
@@ -328,14 +344,15 @@ busy_note=
 if ((busy > 10)); then
   busy_note="WARNING: the machine was ${busy}% busy before the runs (other processes); numbers are noisy."
   log "$busy_note"
-  ps -eo pcpu=,comm= --sort=-pcpu | head -n 3 | sed 's/^/load.sh:   busy: /' >&2
+  if command -v ps >/dev/null; then
+    ps -eo pcpu=,comm= --sort=-pcpu | head -n 3 | sed 's/^/load.sh:   busy: /' >&2
+  fi
 fi
 
 for page in cv blog; do
   run_wrk "folio /$page" "$folio/$page" "$folio_pid"
   if [[ -n $have_nginx ]]; then
-    # shellcheck disable=SC2046 # one PID per word
-    run_wrk "nginx /$page" "$nginx/$page" "$nginx_pid" $(pgrep -P "$nginx_pid")
+    run_wrk "nginx /$page" "$nginx/$page" "$nginx_pid" "${nginx_workers[@]}"
   fi
 done
 
@@ -358,9 +375,12 @@ for page in cv blog; do
   fi
 done
 echo
-servers="folio (GOMAXPROCS=1)"
-[[ -n $have_nginx ]] && servers+=" and $(nginx -v 2>&1 | sed 's|^nginx version: nginx/|nginx |') (worker_processes 1)"
+servers="folio (GOMAXPROCS=1) was pinned to core 0 with one worker"
+if [[ -n $have_nginx ]]; then
+  servers="both servers, folio (GOMAXPROCS=1) and $(nginx -v 2>&1 | sed 's|^nginx version: nginx/|nginx |')"
+  servers+=" (worker_processes 1), were pinned to core 0 with one worker each"
+fi
 echo "Machine: $ncpu CPUs, ${cpu:-unknown CPU}. wrk -t$WRK_THREADS -c$WRK_CONNS -d${BENCH_SECONDS}s --latency" \
-  "-H 'Accept-Encoding: gzip' on core 1 (after a ${WARMUP_SECONDS}s warm-up per run);" \
-  "$servers pinned to core 0 with one worker each."
+  "-H 'Accept-Encoding: gzip' ran on core 1 (after a ${WARMUP_SECONDS}s warm-up per run);" \
+  "$servers."
 [[ -z $busy_note ]] || echo "$busy_note"
