@@ -94,8 +94,9 @@ const maxDepth = 10
 type resolver struct {
 	entries map[string]*entity
 	assets  map[string]*entity
-	// refs collects every entity reached, with its revision, so the refresh
-	// side knows which collections an entity's change affects.
+	// refs collects every entity reached, with its revision (0 for a link
+	// that did not resolve), so the refresh side knows which collections an
+	// entity's change affects.
 	refs map[Ref]int
 }
 
@@ -160,6 +161,7 @@ func (r *resolver) link(linkType, id string, path []string, modified *time.Time)
 	case "Asset":
 		a, ok := r.assets[id]
 		if !ok {
+			r.unresolved(AssetRef(id))
 			return nil
 		}
 		r.refs[AssetRef(id)] = a.Sys.Revision
@@ -168,6 +170,7 @@ func (r *resolver) link(linkType, id string, path []string, modified *time.Time)
 	case "Entry":
 		e, ok := r.entries[id]
 		if !ok {
+			r.unresolved(EntryRef(id))
 			return nil
 		}
 		for _, p := range path {
@@ -186,6 +189,14 @@ func (r *resolver) link(linkType, id string, path []string, modified *time.Time)
 		// Links to other kinds (a Space, a ContentType, a Tag) are not
 		// content: keep them as Contentful wrote them.
 		return map[string]any{"sys": map[string]any{"type": "Link", "linkType": linkType, "id": id}}
+	}
+}
+
+// unresolved records a link that rendered as null: publishing its target
+// later changes this collection, so it counts as a reference at revision 0.
+func (r *resolver) unresolved(ref Ref) {
+	if _, ok := r.refs[ref]; !ok {
+		r.refs[ref] = 0
 	}
 }
 

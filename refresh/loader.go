@@ -68,16 +68,40 @@ func NewLoader(f Fetcher, s Store, cols Collections, log *slog.Logger) *Loader {
 // Refresh fetches one collection and swaps it in. On any error the served
 // snapshot stays as it was and the error is returned.
 func (l *Loader) Refresh(ctx context.Context, col cache.Collection) (*cache.Snapshot, error) {
-	q := contentful.Query{ContentTypes: []string{l.cols.BlogType}, Order: l.cols.BlogOrder}
-	if col == cache.CV {
-		q = contentful.Query{ContentTypes: l.cols.CVTypes, Order: l.cols.CVOrder}
-	}
-	fetched, err := l.fetch.Fetch(ctx, q)
+	fetched, err := l.fetchCollection(ctx, col)
 	if err != nil {
 		l.failed(col, err)
 		return l.store.Load(), fmt.Errorf("refresh %s: %w", col, err)
 	}
+	snap, err := l.install(col, fetched)
+	if err != nil {
+		l.failed(col, err)
+		return snap, fmt.Errorf("refresh %s: %w", col, err)
+	}
+	return snap, nil
+}
+
+func (l *Loader) fetchCollection(ctx context.Context, col cache.Collection) (*contentful.Collection, error) {
+	q := contentful.Query{ContentTypes: []string{l.cols.BlogType}, Order: l.cols.BlogOrder}
+	if col == cache.CV {
+		q = contentful.Query{ContentTypes: l.cols.CVTypes, Order: l.cols.CVOrder}
+	}
+	return l.fetch.Fetch(ctx, q)
+}
+
+// ErrOlder means a fetch returned an entity at a lower revision than the one
+// served: a lagging CDN edge. The served snapshot stays; revisions only move
+// forward.
+var ErrOlder = errors.New("refresh: the Delivery API returned older content than folio serves")
+
+// install builds fetched and swaps it in, unless it is older than what is
+// served (checked under the store's writer lock, so two installs cannot
+// cross).
+func (l *Loader) install(col cache.Collection, fetched *contentful.Collection) (*cache.Snapshot, error) {
 	snap, err := l.store.Update(func(cur *cache.Snapshot) (*cache.Part, error) {
+		if ref, was, now, older := goesBack(cur.Part(col), fetched); older {
+			return nil, fmt.Errorf("%w: %s at revision %d, served %d", ErrOlder, ref, now, was)
+		}
 		if col == cache.CV {
 			return cache.BuildCV(l.cols.CVTypes, fetched)
 		}
@@ -88,14 +112,28 @@ func (l *Loader) Refresh(ctx context.Context, col cache.Collection) (*cache.Snap
 		return p, err
 	})
 	if err != nil {
-		l.failed(col, err)
-		return snap, fmt.Errorf("refresh %s: %w", col, err)
+		return snap, err
 	}
 	p := snap.Part(col)
 	l.log.Info("collection loaded", "collection", string(col), "entries", p.Entries,
 		"bytes", p.Bytes(), "requests", p.Requests, "took", p.Took.Round(time.Millisecond).String(),
 		"etag", p.Root.ETag())
 	return snap, nil
+}
+
+// goesBack reports an entity that fetched holds at a lower revision than
+// served does. An entity missing from fetched is not "older": unpublishing
+// removes entities.
+func goesBack(served *cache.Part, fetched *contentful.Collection) (ref contentful.Ref, was, now int, older bool) {
+	if served == nil {
+		return "", 0, 0, false
+	}
+	for ref, now := range fetched.Refs {
+		if was := served.Refs[ref]; now > 0 && was > now {
+			return ref, was, now, true
+		}
+	}
+	return "", 0, 0, false
 }
 
 // RefreshAll refreshes every collection; it returns the first error after

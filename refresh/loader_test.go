@@ -1,4 +1,4 @@
-package refresh
+package refresh_test
 
 import (
 	"bytes"
@@ -14,27 +14,13 @@ import (
 	"github.com/folio-cms/folio/contentful"
 	"github.com/folio-cms/folio/contentful/localapi"
 	"github.com/folio-cms/folio/handlers"
+	"github.com/folio-cms/folio/refresh"
 )
-
-const token = "cda-token"
-
-var cols = Collections{CVTypes: []string{"profile", "skill"}, BlogType: "blogPost", BlogOrder: "-fields.publishDate", SlugField: "slug"}
-
-func post(id string, rev int, title string) json.RawMessage {
-	return json.RawMessage(fmt.Sprintf(`{"sys":{"type":"Entry","id":%q,"revision":%d,"createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-0%dT00:00:00Z",
-		"contentType":{"sys":{"type":"Link","linkType":"ContentType","id":"blogPost"}}},
-		"fields":{"slug":%q,"title":%q,"publishDate":"2025-01-01"}}`, id, rev, rev, id, title))
-}
-
-func profile(name string) json.RawMessage {
-	return json.RawMessage(fmt.Sprintf(`{"sys":{"type":"Entry","id":"me","revision":1,"createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-01T00:00:00Z",
-		"contentType":{"sys":{"type":"Link","linkType":"ContentType","id":"profile"}}},"fields":{"name":%q}}`, name))
-}
 
 type fixture struct {
 	api    *localapi.Server
 	store  *cache.Store
-	loader *Loader
+	loader *refresh.Loader
 	router http.Handler
 }
 
@@ -50,7 +36,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	store := &cache.Store{}
-	f := &fixture{api: api, store: store, loader: NewLoader(client, store, cols, nil)}
+	f := &fixture{api: api, store: store, loader: refresh.NewLoader(client, store, cols, nil)}
 	f.router = handlers.NewRouter(handlers.Deps{Store: store, Status: handlers.NewStatus(handlers.Info{}, store)})
 	if err := api.Put(profile("Ada"), post("first", 1, "First")); err != nil {
 		t.Fatal(err)
@@ -151,7 +137,7 @@ func TestInitialRetriesUntilLoaded(t *testing.T) {
 	}
 	client, _ := contentful.New(contentful.Options{BaseURL: srv.URL, Space: "s", Token: "wrong"})
 	store := &cache.Store{}
-	l := NewLoader(client, store, cols, nil)
+	l := refresh.NewLoader(client, store, cols, nil)
 	waits := 0
 	err := l.Initial(context.Background(), func(ctx context.Context, d time.Duration) error {
 		waits++

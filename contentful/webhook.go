@@ -1,0 +1,147 @@
+package contentful
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Action is what happened to an entity, from the webhook topic.
+type Action string
+
+// The actions folio regenerates for. Others (create, save, auto_save,
+// archive of a content type, ...) change nothing the Delivery API serves.
+const (
+	Publish   Action = "publish"
+	Unpublish Action = "unpublish"
+	Archive   Action = "archive"
+	Delete    Action = "delete"
+)
+
+// Removes reports whether the action takes the entity off the Delivery API.
+func (a Action) Removes() bool { return a == Unpublish || a == Archive || a == Delete }
+
+// Topic is a parsed X-Contentful-Topic: ContentManagement.<Kind>.<action>.
+type Topic struct {
+	Kind   string // Entry, Asset, ContentType, ...
+	Action Action
+}
+
+// ErrTopic marks an X-Contentful-Topic that is not of Contentful's form.
+var ErrTopic = errors.New("contentful: malformed topic")
+
+// ParseTopic parses a webhook topic header.
+func ParseTopic(s string) (Topic, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] != "ContentManagement" || !isWord(parts[1]) || !isWord(parts[2]) {
+		return Topic{}, fmt.Errorf("%w: %q is not ContentManagement.<Type>.<action>", ErrTopic, truncate(s, 80))
+	}
+	return Topic{Kind: parts[1], Action: Action(parts[2])}, nil
+}
+
+// Triggers reports whether the topic changes what the Delivery API serves.
+func (t Topic) Triggers() bool {
+	switch t.Kind {
+	case "Entry", "Asset":
+		return t.Action == Publish || t.Action.Removes()
+	case "ContentType":
+		// A content type's publish or removal can change every entry's shape.
+		return t.Action == Publish || t.Action == Unpublish || t.Action == Delete
+	}
+	return false
+}
+
+func (t Topic) String() string { return "ContentManagement." + t.Kind + "." + string(t.Action) }
+
+// Change is what a webhook says happened: which entity, at which revision.
+type Change struct {
+	Kind        string // Entry, Asset or ContentType
+	ID          string
+	ContentType string // entries: their content type id, when the payload carries it
+	Environment string // when the payload carries it
+	Space       string
+	// Revision is sys.revision: the publish counter, the number the Delivery
+	// API shows. Management counters (version, publishedVersion) count edits
+	// and are deliberately not read.
+	Revision int
+}
+
+// ErrPayload marks a webhook body that is not a Contentful entity of the
+// topic's kind.
+var ErrPayload = errors.New("contentful: malformed webhook payload")
+
+// webhookSys is the part of a webhook payload folio reads.
+type webhookSys struct {
+	Type        string `json:"type"`
+	ID          string `json:"id"`
+	Revision    int    `json:"revision"`
+	ContentType *sysLink  `json:"contentType"`
+	Environment *sysLink  `json:"environment"`
+	Space       *sysLink  `json:"space"`
+}
+
+type sysLink struct {
+	Sys struct {
+		ID string `json:"id"`
+	} `json:"sys"`
+}
+
+func (l *sysLink) id() string {
+	if l == nil {
+		return ""
+	}
+	return l.Sys.ID
+}
+
+// ParseChange reads a webhook body: the full entity on publish, or the
+// Deleted* shape with sys only on unpublish and delete. The body's sys.type
+// must agree with the topic.
+func ParseChange(t Topic, body []byte) (Change, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return Change{}, fmt.Errorf("%w: empty body", ErrPayload)
+	}
+	var p struct {
+		Sys *webhookSys `json:"sys"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return Change{}, fmt.Errorf("%w: %v", ErrPayload, err)
+	}
+	if p.Sys == nil || p.Sys.ID == "" || p.Sys.Type == "" {
+		return Change{}, fmt.Errorf("%w: no sys.id and sys.type", ErrPayload)
+	}
+	kind := strings.TrimPrefix(p.Sys.Type, "Deleted")
+	if kind != t.Kind {
+		return Change{}, fmt.Errorf("%w: sys.type %q does not match the topic %s", ErrPayload, truncate(p.Sys.Type, 40), t)
+	}
+	if p.Sys.Revision < 0 {
+		return Change{}, fmt.Errorf("%w: negative sys.revision", ErrPayload)
+	}
+	return Change{
+		Kind: kind, ID: p.Sys.ID, ContentType: p.Sys.ContentType.id(),
+		Environment: p.Sys.Environment.id(), Space: p.Sys.Space.id(), Revision: p.Sys.Revision,
+	}, nil
+}
+
+// Ref names the changed entity as snapshots record it.
+func (c Change) Ref() Ref { return Ref(c.Kind + ":" + c.ID) }
+
+func isWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

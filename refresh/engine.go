@@ -1,0 +1,505 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/contentful"
+)
+
+// EngineOptions tune the engine; zero values take the defaults.
+type EngineOptions struct {
+	// MinInterval spaces a fetch from the one before when events arrived
+	// while that one ran: a burst of webhooks (a bulk publish) becomes one
+	// fetch plus one trailing fetch, while an event that finds the worker
+	// idle is fetched at once (default 1s).
+	MinInterval time.Duration
+	// WaitBound is how long an event may wait for the Delivery API to serve
+	// its revision (CDN lag) before it is recorded as failed (default 2m).
+	WaitBound time.Duration
+	// Attempts bounds fetches that fail (5xx, 429, timeouts, malformed data:
+	// each already retried inside the client) before the event becomes a
+	// dead letter (default 4).
+	Attempts int
+	// BaseDelay and MaxDelay shape the backoff between polls and retries
+	// (defaults 1s and 15s).
+	BaseDelay, MaxDelay time.Duration
+	// LogSize bounds the event log and the dead letters (default 200).
+	LogSize int
+	Clock   Clock
+	// OnFinal is called once per event with its final record (a durable
+	// queue acknowledges there).
+	OnFinal func(Record)
+}
+
+func (o EngineOptions) withDefaults() EngineOptions {
+	if o.MinInterval <= 0 {
+		o.MinInterval = time.Second
+	}
+	if o.WaitBound <= 0 {
+		o.WaitBound = 2 * time.Minute
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = 4
+	}
+	if o.BaseDelay <= 0 {
+		o.BaseDelay = time.Second
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = 15 * time.Second
+	}
+	if o.LogSize <= 0 {
+		o.LogSize = 200
+	}
+	if o.Clock == nil {
+		o.Clock = RealClock{}
+	}
+	return o
+}
+
+// Engine turns events into snapshots. Each collection has one worker, so a
+// collection is never fetched twice at once; events that arrive while it
+// fetches wait for the next fetch (a fetch that started before an event never
+// counts as having handled it).
+type Engine struct {
+	loader *Loader
+	opts   EngineOptions
+	log    *slog.Logger
+	events *EventLog
+	cols   map[cache.Collection]*worker
+
+	mu       sync.Mutex
+	inflight map[string]*inflight // event id → collections still to finish
+}
+
+// inflight follows one event across the collections it affects.
+type inflight struct {
+	remaining int
+	outcome   Outcome
+	errMsg    string
+}
+
+// worker is one collection's state.
+type worker struct {
+	col     cache.Collection
+	mu      sync.Mutex
+	pending []*task
+	wake    chan struct{}
+	fetches int // for tests and /status
+	// fetching is true while a fetch runs; burst records that an event
+	// arrived meanwhile, so the trailing fetch waits out MinInterval.
+	fetching bool
+	burst    bool
+}
+
+// task is one event waiting in one collection.
+type task struct {
+	ev        Event
+	attempts  int // failed fetches
+	polls     int // fetches that did not show the revision yet
+	notBefore time.Time
+	deadline  time.Time
+}
+
+// NewEngine returns an engine that fetches and installs through loader.
+func NewEngine(loader *Loader, opts EngineOptions, log *slog.Logger) *Engine {
+	opts = opts.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{loader: loader, opts: opts, log: log, events: NewEventLog(opts.LogSize),
+		cols: map[cache.Collection]*worker{}, inflight: map[string]*inflight{}}
+	for _, c := range []cache.Collection{cache.CV, cache.Blog} {
+		e.cols[c] = &worker{col: c, wake: make(chan struct{}, 1)}
+	}
+	return e
+}
+
+// Log is the engine's event log.
+func (e *Engine) Log() *EventLog { return e.events }
+
+// Fetches returns how many fetches a collection's worker has started.
+func (e *Engine) Fetches(c cache.Collection) int {
+	w := e.cols[c]
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fetches
+}
+
+// Run consumes events until ctx ends or events closes.
+func (e *Engine) Run(ctx context.Context, events <-chan Event) {
+	var wg sync.WaitGroup
+	for _, w := range e.cols {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.work(ctx, w)
+		}()
+	}
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			e.Dispatch(ev)
+		}
+	}
+}
+
+// Dispatch hands an event to its collections' workers.
+func (e *Engine) Dispatch(ev Event) {
+	now := e.opts.Clock.Now()
+	cols := ev.Collections
+	if ev.Full {
+		cols = []cache.Collection{cache.CV, cache.Blog}
+	}
+	var valid []*worker
+	for _, c := range cols {
+		if w, ok := e.cols[c]; ok {
+			valid = append(valid, w)
+		}
+	}
+	if len(valid) == 0 {
+		e.finish(ev, Ignored, "no collection to refresh", nil)
+		return
+	}
+	e.mu.Lock()
+	e.inflight[ev.ID] = &inflight{remaining: len(valid), outcome: Done}
+	e.mu.Unlock()
+	e.events.Add(Record{Event: ev, Outcome: Pending})
+	for _, w := range valid {
+		w.mu.Lock()
+		w.pending = append(w.pending, &task{ev: ev, notBefore: now, deadline: ev.ReceivedAt.Add(e.opts.WaitBound)})
+		w.burst = w.burst || w.fetching
+		w.mu.Unlock()
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// work is one collection's loop: wait until some task is due (and the
+// minimum interval since the last fetch has passed), take every pending task,
+// fetch once, and settle each task against what that fetch returned.
+func (e *Engine) work(ctx context.Context, w *worker) {
+	var lastStart time.Time
+	for {
+		// Pending work is read below; a wake-up sent for it is stale now.
+		select {
+		case <-w.wake:
+		default:
+		}
+		due, ok := w.nextDue()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.wake:
+				continue
+			}
+		}
+		if w.inBurst() {
+			due = latest(due, lastStart.Add(e.opts.MinInterval))
+		}
+		if wait := due.Sub(e.opts.Clock.Now()); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.wake:
+				continue // an earlier task may be due now
+			case <-e.opts.Clock.After(wait):
+			}
+		}
+		batch := w.take()
+		if len(batch) == 0 {
+			continue
+		}
+		lastStart = e.opts.Clock.Now()
+		w.mu.Lock()
+		w.fetches++
+		w.fetching, w.burst = true, false
+		w.mu.Unlock()
+		e.fetchAndSettle(ctx, w, batch)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (w *worker) inBurst() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.burst
+}
+
+func (w *worker) nextDue() (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.pending) == 0 {
+		return time.Time{}, false
+	}
+	due := w.pending[0].notBefore
+	for _, t := range w.pending[1:] {
+		if t.notBefore.Before(due) {
+			due = t.notBefore
+		}
+	}
+	return due, true
+}
+
+func (w *worker) take() []*task {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	batch := w.pending
+	w.pending = nil
+	return batch
+}
+
+func (w *worker) requeue(t *task) {
+	w.mu.Lock()
+	w.pending = append(w.pending, t)
+	w.mu.Unlock()
+}
+
+func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task) {
+	fetched, err := e.loader.fetchCollection(ctx, w.col)
+	var snap *cache.Snapshot
+	if err == nil {
+		snap, err = e.loader.install(w.col, fetched)
+	}
+	// The fetch is over: events from here on are not a burst behind it.
+	w.mu.Lock()
+	w.fetching = false
+	w.mu.Unlock()
+	now := e.opts.Clock.Now()
+	if err != nil && !errors.Is(err, ErrOlder) {
+		if ctx.Err() != nil {
+			// Shutting down: the events stay unfinished (a durable queue
+			// redelivers them), and nothing is recorded as failed.
+			return
+		}
+		e.loader.failed(w.col, err)
+		for _, t := range batch {
+			t.attempts++
+			if t.attempts >= e.opts.Attempts {
+				e.settle(t, w.col, Dead, err.Error(), nil)
+				continue
+			}
+			t.notBefore = now.Add(e.backoff(t.attempts))
+			e.events.Update(t.ev.ID, func(r *Record) { r.Outcome, r.Attempts, r.Error = Retrying, r.Attempts+1, err.Error() })
+			w.requeue(t)
+		}
+		return
+	}
+	if errors.Is(err, ErrOlder) {
+		e.log.Warn("the Delivery API served older content; keeping the newer snapshot and polling", "collection", string(w.col), "error", err)
+		fetched = nil // nothing in it may settle a task
+	}
+	for _, t := range batch {
+		e.events.Update(t.ev.ID, func(r *Record) { r.Attempts++ })
+		if fetched != nil && satisfied(t.ev, w.col, fetched, e.loader.cols) {
+			e.settle(t, w.col, Done, "", snap)
+			continue
+		}
+		if !now.Before(t.deadline) {
+			e.settle(t, w.col, Failed, fmt.Sprintf("the Delivery API did not serve %s at revision %d within %s", t.ev.Entity, t.ev.Revision, e.opts.WaitBound), nil)
+			continue
+		}
+		t.polls++
+		t.notBefore = now.Add(e.backoff(t.polls))
+		e.events.Update(t.ev.ID, func(r *Record) {
+			r.Outcome, r.Error = Retrying, "waiting for the Delivery API to serve the new revision"
+		})
+		w.requeue(t)
+	}
+}
+
+// satisfied reports whether fetched shows the event's change: a publish at
+// sys.revision >= the webhook's, or a removal gone.
+func satisfied(ev Event, col cache.Collection, fetched *contentful.Collection, cols Collections) bool {
+	if ev.Full || ev.Revision == 0 && !ev.Action.Removes() {
+		return true
+	}
+	rev, present := fetched.Refs[ev.Entity]
+	present = present && rev > 0
+	if ev.Action.Removes() {
+		return !present
+	}
+	if present {
+		return rev >= ev.Revision
+	}
+	// Absent after a publish: an entry of this collection's own types must
+	// appear (the CDN lags); a linked entity that is no longer linked has
+	// nothing left to show.
+	return !ownType(ev, col, cols)
+}
+
+func ownType(ev Event, col cache.Collection, cols Collections) bool {
+	if ev.ContentType == "" {
+		return false
+	}
+	if col == cache.Blog {
+		return ev.ContentType == cols.BlogType
+	}
+	for _, t := range cols.CVTypes {
+		if t == ev.ContentType {
+			return true
+		}
+	}
+	return false
+}
+
+// settle ends one collection's part of an event; the event's final outcome
+// is the worst of its collections'.
+func (e *Engine) settle(t *task, col cache.Collection, o Outcome, errMsg string, snap *cache.Snapshot) {
+	e.mu.Lock()
+	in, ok := e.inflight[t.ev.ID]
+	if !ok {
+		e.mu.Unlock()
+		return
+	}
+	in.remaining--
+	if rank(o) > rank(in.outcome) {
+		in.outcome, in.errMsg = o, errMsg
+	}
+	last := in.remaining == 0
+	if last {
+		delete(e.inflight, t.ev.ID)
+	}
+	outcome, msg := in.outcome, in.errMsg
+	e.mu.Unlock()
+
+	var etag string
+	if p := snap.Part(col); p != nil {
+		etag = p.Root.ETag()
+	}
+	e.events.Update(t.ev.ID, func(r *Record) {
+		if etag != "" {
+			if r.Snapshots == nil {
+				r.Snapshots = map[string]string{}
+			}
+			r.Snapshots[string(col)] = etag
+		}
+	})
+	if last {
+		e.finish(t.ev, outcome, msg, nil)
+	}
+}
+
+func rank(o Outcome) int {
+	switch o {
+	case Dead:
+		return 3
+	case Failed:
+		return 2
+	}
+	return 1
+}
+
+// finish records an event's final outcome and reports it.
+func (e *Engine) finish(ev Event, o Outcome, errMsg string, _ error) {
+	now := e.opts.Clock.Now()
+	var final Record
+	found := false
+	e.events.Update(ev.ID, func(r *Record) {
+		r.Outcome, r.Error, r.FinishedAt = o, errMsg, now.UTC()
+		r.DurationMillis = now.Sub(r.ReceivedAt).Milliseconds()
+		final, found = *r, true
+	})
+	if !found {
+		final = Record{Event: ev, Outcome: o, Error: errMsg, FinishedAt: now.UTC()}
+		e.events.Add(final)
+		if o == Dead {
+			e.events.AddDead(final)
+		}
+	}
+	level := slog.LevelInfo
+	if o == Dead || o == Failed {
+		level = slog.LevelError
+	}
+	e.log.Log(context.Background(), level, "event finished", "event", ev.ID, "entity", string(ev.Entity),
+		"revision", ev.Revision, "outcome", string(o), "millis", final.DurationMillis, "error", errMsg)
+	if e.opts.OnFinal != nil {
+		e.opts.OnFinal(final)
+	}
+}
+
+// backoff is capped exponential with full jitter.
+func (e *Engine) backoff(n int) time.Duration {
+	d := e.opts.BaseDelay << min(n-1, 16)
+	if d <= 0 || d > e.opts.MaxDelay {
+		d = e.opts.MaxDelay
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// Enqueuer holds events for the engine (the queue it consumes).
+type Enqueuer interface {
+	Enqueue(ctx context.Context, e Event) error
+}
+
+// ErrNoDeadLetter means no dead letter has that id.
+var ErrNoDeadLetter = errors.New("refresh: no dead letter has that id")
+
+// Replay puts a dead letter back on the queue, with a fresh wait bound.
+func (e *Engine) Replay(ctx context.Context, q Enqueuer, id string) (Event, error) {
+	rec, ok := e.events.TakeDead(id)
+	if !ok {
+		return Event{}, ErrNoDeadLetter
+	}
+	ev := rec.Event
+	ev.ReceivedAt = e.opts.Clock.Now().UTC()
+	if err := q.Enqueue(ctx, ev); err != nil {
+		e.events.AddDead(rec) // still dead: nothing was replayed
+		return Event{}, err
+	}
+	rec.Replays++
+	rec.Event, rec.Outcome, rec.Error, rec.Attempts = ev, Pending, "", 0
+	e.events.Add(rec)
+	return ev, nil
+}
+
+// RefreshAll queues a refetch of every collection, coalesced with whatever
+// else is pending: an operator's "force refresh" and the safety timer.
+func (e *Engine) RefreshAll(ctx context.Context, q Enqueuer, reason string) (Event, error) {
+	ev := Event{ID: NewEventID(), Topic: reason, Entity: "", Full: true,
+		Collections: []cache.Collection{cache.Blog, cache.CV}, ReceivedAt: e.opts.Clock.Now().UTC()}
+	return ev, q.Enqueue(ctx, ev)
+}
+
+// RunSafetyRefresh queues a full refresh every interval until ctx ends, to
+// repair a webhook that never arrived. It goes through the queue, so it
+// coalesces with webhook work instead of doubling it.
+func (e *Engine) RunSafetyRefresh(ctx context.Context, q Enqueuer, interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.opts.Clock.After(interval):
+		}
+		if _, err := e.RefreshAll(ctx, q, "safety-refresh"); err != nil {
+			e.log.Warn("safety refresh not queued", "error", err)
+		}
+	}
+}

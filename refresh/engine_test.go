@@ -1,0 +1,430 @@
+package refresh_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/contentful"
+	"github.com/folio-cms/folio/contentful/localapi"
+	"github.com/folio-cms/folio/refresh"
+)
+
+// fakeClock moves only when the test says so. After registrations are
+// announced on waits, so a test knows the engine is waiting before it
+// advances time.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []fakeTimer
+	waits  chan struct{}
+}
+
+type fakeTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), waits: make(chan struct{}, 1000)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.timers = append(c.timers, fakeTimer{at: c.now.Add(d), ch: ch})
+	c.waits <- struct{}{}
+	return ch
+}
+
+// Advance moves time by d and fires the timers that are due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		if !t.at.After(c.now) {
+			t.ch <- c.now
+		} else {
+			keep = append(keep, t)
+		}
+	}
+	c.timers = keep
+}
+
+// gate holds each fetch until the test releases it.
+type gate struct {
+	inner   refresh.Fetcher
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gate) Fetch(ctx context.Context, q contentful.Query) (*contentful.Collection, error) {
+	if g.entered != nil {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return g.inner.Fetch(ctx, q)
+}
+
+type engineFixture struct {
+	t      *testing.T
+	api    *localapi.Server
+	store  *cache.Store
+	clock  *fakeClock
+	engine *refresh.Engine
+	gate   *gate
+	finals chan refresh.Record
+	events chan refresh.Event
+}
+
+func newEngine(t *testing.T, opts refresh.EngineOptions, posts ...json.RawMessage) *engineFixture {
+	t.Helper()
+	api := localapi.New("s", "master", token)
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	client, err := contentful.New(contentful.Options{BaseURL: srv.URL, Space: "s", Token: token,
+		Retry: contentful.RetryPolicy{Attempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.Put(append(posts, profile("Ada"))...); err != nil {
+		t.Fatal(err)
+	}
+	f := &engineFixture{t: t, api: api, store: &cache.Store{}, clock: newFakeClock(),
+		finals: make(chan refresh.Record, 1000), events: make(chan refresh.Event, 1000)}
+	f.gate = &gate{inner: client}
+	loader := refresh.NewLoader(f.gate, f.store, cols, nil)
+	if err := loader.RefreshAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	opts.Clock = f.clock
+	opts.OnFinal = func(r refresh.Record) { f.finals <- r }
+	f.engine = refresh.NewEngine(loader, opts, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.engine.Run(ctx, f.events); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	api.Reset()
+	return f
+}
+
+func (f *engineFixture) publish(id string, rev int, cols ...cache.Collection) refresh.Event {
+	ev := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
+		Entity: contentful.EntryRef(id), ContentType: "blogPost", Revision: rev, Collections: cols, ReceivedAt: f.clock.Now()}
+	f.events <- ev
+	return ev
+}
+
+func (f *engineFixture) unpublish(id string, rev int) refresh.Event {
+	ev := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.unpublish", Action: contentful.Unpublish,
+		Entity: contentful.EntryRef(id), ContentType: "blogPost", Revision: rev, Collections: []cache.Collection{cache.Blog}, ReceivedAt: f.clock.Now()}
+	f.events <- ev
+	return ev
+}
+
+// final waits for the next finished event.
+func (f *engineFixture) final() refresh.Record {
+	f.t.Helper()
+	select {
+	case r := <-f.finals:
+		return r
+	case <-time.After(10 * time.Second):
+		f.t.Fatal("no event finished")
+		return refresh.Record{}
+	}
+}
+
+// awaitWait returns once the engine waits on the clock: it has settled
+// what it fetched and is polling or backing off.
+func (f *engineFixture) awaitWait() {
+	f.t.Helper()
+	select {
+	case <-f.clock.waits:
+	case <-time.After(10 * time.Second):
+		f.t.Fatal("the engine never waited")
+	}
+}
+
+// waitThenAdvance waits until the engine waits on the clock, then moves the
+// clock past its backoff.
+func (f *engineFixture) waitThenAdvance(d time.Duration) {
+	f.t.Helper()
+	f.awaitWait()
+	f.clock.Advance(d)
+}
+
+func (f *engineFixture) post(slug string) string {
+	p := f.store.Load().Blog.Posts[slug]
+	if p == nil {
+		return ""
+	}
+	return string(p.Body())
+}
+
+func blogFetches(f *engineFixture) int {
+	return f.api.Count(func(r localapi.Request) bool { return r.Query.Get("content_type") == "blogPost" })
+}
+
+func cvFetches(f *engineFixture) int {
+	return f.api.Count(func(r localapi.Request) bool { return r.Query.Get("sys.contentType.sys.id[in]") != "" })
+}
+
+func TestBurstCoalesces(t *testing.T) {
+	var posts []json.RawMessage
+	for i := range 200 {
+		posts = append(posts, post(fmt.Sprintf("p%03d", i), 1, "Post"))
+	}
+	f := newEngine(t, refresh.EngineOptions{}, posts...)
+	for i := range 200 {
+		f.publish(fmt.Sprintf("p%03d", i), 1, cache.Blog)
+	}
+	// The first fetch may take some events, the trailing fetch the rest: it
+	// waits out the minimum interval if events arrived during the first.
+	done := 0
+	for done < 200 {
+		select {
+		case r := <-f.finals:
+			if r.Outcome != refresh.Done {
+				t.Fatalf("event %s: %s %s", r.ID, r.Outcome, r.Error)
+			}
+			done++
+		case <-f.clock.waits:
+			f.clock.Advance(time.Second)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of 200 events finished", done)
+		}
+	}
+	if n := blogFetches(f); n > 2 {
+		t.Fatalf("200 webhooks caused %d blog fetches, want at most 2", n)
+	}
+	if n := cvFetches(f); n != 0 {
+		t.Fatalf("blog posts caused %d CV fetches", n)
+	}
+}
+
+func TestEventDuringFetchGetsTrailingFetch(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("first", 1, "First"))
+	f.gate.entered, f.gate.release = make(chan struct{}), make(chan struct{})
+	a := f.publish("first", 1, cache.Blog)
+	<-f.gate.entered // fetch 1 is in flight
+	if err := f.api.Put(post("second", 1, "Second")); err != nil {
+		t.Fatal(err)
+	}
+	b := f.publish("second", 1, cache.Blog)
+	// The event is dispatched before fetch 1 goes on: wait for it to be recorded.
+	for {
+		if _, ok := f.engine.Log().Get(b.ID); ok {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	f.gate.release <- struct{}{}
+	if r := f.final(); r.ID != a.ID || r.Outcome != refresh.Done {
+		t.Fatalf("first final: %+v", r)
+	}
+	// Fetch 1 saw "second" already, but it started before the event: the
+	// event waits for a fetch of its own.
+	f.waitThenAdvance(time.Second)
+	<-f.gate.entered
+	f.gate.release <- struct{}{}
+	if r := f.final(); r.ID != b.ID || r.Outcome != refresh.Done {
+		t.Fatalf("second final: %+v", r)
+	}
+	if n := f.engine.Fetches(cache.Blog); n != 2 {
+		t.Fatalf("%d fetches, want exactly 2", n)
+	}
+	if !strings.Contains(f.post("second"), `"title":"Second"`) {
+		t.Fatal("the trailing fetch's content is not served")
+	}
+}
+
+func TestCDNLag(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("lagged", 1, "Old title"))
+	before := f.post("lagged")
+	if err := f.api.PutLagged(post("lagged", 2, "New title")); err != nil {
+		t.Fatal(err)
+	}
+	ev := f.publish("lagged", 2, cache.Blog)
+	f.awaitWait()
+	for range 3 { // the API keeps serving revision 1: folio keeps polling
+		f.clock.Advance(20 * time.Second)
+		f.awaitWait()
+		if got := f.post("lagged"); got != before {
+			t.Fatalf("content changed during the lag:\n%s", got)
+		}
+	}
+	if r, _ := f.engine.Log().Get(ev.ID); r.Outcome != refresh.Retrying {
+		t.Fatalf("outcome during the lag: %s", r.Outcome)
+	}
+	f.api.ReleaseLag()
+	f.clock.Advance(20 * time.Second)
+	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done || r.Snapshots["blog"] == "" {
+		t.Fatalf("after the lag: %+v", r)
+	}
+	if !strings.Contains(f.post("lagged"), `"title":"New title"`) {
+		t.Fatal("the new revision is not served")
+	}
+
+	// Unpublish, lagged likewise: the post stays until the API drops it.
+	f.api.DeleteLagged("lagged")
+	ev = f.unpublish("lagged", 2)
+	f.awaitWait()
+	if f.post("lagged") == "" {
+		t.Fatal("the post vanished before the API dropped it")
+	}
+	f.api.ReleaseLag()
+	f.clock.Advance(20 * time.Second)
+	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done {
+		t.Fatalf("unpublish: %+v", r)
+	}
+	if f.post("lagged") != "" {
+		t.Fatal("/blog/lagged is still served after unpublish")
+	}
+}
+
+func TestLagBeyondTheBoundFails(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: time.Minute}, post("p", 1, "Old"))
+	if err := f.api.PutLagged(post("p", 2, "New")); err != nil {
+		t.Fatal(err)
+	}
+	ev := f.publish("p", 2, cache.Blog)
+	for {
+		select {
+		case r := <-f.finals:
+			if r.ID != ev.ID || r.Outcome != refresh.Failed || !strings.Contains(r.Error, "revision 2") {
+				t.Fatalf("got %+v", r)
+			}
+			return
+		case <-f.clock.waits:
+			f.clock.Advance(15 * time.Second)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the event never failed")
+		}
+	}
+}
+
+func TestOlderRevisionNeverReplacesNewer(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("p", 3, "Three"))
+	served := f.post("p")
+
+	// A late webhook for revision 2: revision 3 already satisfies it.
+	ev := f.publish("p", 2, cache.Blog)
+	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done {
+		t.Fatalf("late webhook: %+v", r)
+	}
+	// A lagging CDN edge answers revision 2: folio keeps revision 3.
+	if err := f.api.Put(post("p", 2, "Two")); err != nil {
+		t.Fatal(err)
+	}
+	ev = f.publish("p", 3, cache.Blog) // a redelivery
+	f.awaitWait()
+	if f.post("p") != served {
+		t.Fatal("an older revision replaced the newer one")
+	}
+	if err := f.api.Put(post("p", 3, "Three")); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(20 * time.Second)
+	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done {
+		t.Fatalf("after the edge caught up: %+v", r)
+	}
+	if f.post("p") != served {
+		t.Fatal("content changed")
+	}
+}
+
+func TestFailuresRetryThenDeadLetterThenReplay(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{Attempts: 3}, post("p", 1, "One"))
+
+	// Two 500s, then the API recovers: retried and served.
+	if err := f.api.Put(post("p", 2, "Two")); err != nil {
+		t.Fatal(err)
+	}
+	f.api.Script(localapi.Fault{Status: 500}, localapi.Fault{Status: 500})
+	ev := f.publish("p", 2, cache.Blog)
+	f.waitThenAdvance(time.Minute)
+	f.waitThenAdvance(time.Minute)
+	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done || r.Attempts != 3 {
+		t.Fatalf("after recovery: %+v", r)
+	}
+	if !strings.Contains(f.post("p"), `"title":"Two"`) {
+		t.Fatal("not served after recovery")
+	}
+
+	// A permanent failure: a dead letter, and the content stays.
+	served := f.post("p")
+	blog := string(f.store.Load().Blog.Root.Body())
+	f.api.SetToken("revoked")
+	if err := f.api.Put(post("p", 3, "Three")); err != nil {
+		t.Fatal(err)
+	}
+	ev = f.publish("p", 3, cache.Blog)
+	f.waitThenAdvance(time.Minute)
+	f.waitThenAdvance(time.Minute)
+	r := f.final()
+	if r.ID != ev.ID || r.Outcome != refresh.Dead || !strings.Contains(r.Error, "401") {
+		t.Fatalf("permanent failure: %+v", r)
+	}
+	if f.post("p") != served || string(f.store.Load().Blog.Root.Body()) != blog {
+		t.Fatal("a failure changed the served content")
+	}
+	dead := f.engine.Log().DeadLetters()
+	if len(dead) != 1 || dead[0].ID != ev.ID {
+		t.Fatalf("dead letters: %+v", dead)
+	}
+
+	// Replay after recovery succeeds.
+	f.api.SetToken(token)
+	q := refresh.NewMemoryQueue(10)
+	if _, err := f.engine.Replay(context.Background(), q, ev.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.events <- <-q.Events()
+	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done {
+		t.Fatalf("replay: %+v", r)
+	}
+	if !strings.Contains(f.post("p"), `"title":"Three"`) || len(f.engine.Log().DeadLetters()) != 0 {
+		t.Fatal("the replay did not serve the content or left the dead letter")
+	}
+	if _, err := f.engine.Replay(context.Background(), q, ev.ID); err != refresh.ErrNoDeadLetter {
+		t.Fatalf("second replay: %v", err)
+	}
+}
+
+func TestFullRefreshCoversBoth(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("p", 1, "One"))
+	if err := f.api.Put(profile("Grace")); err != nil {
+		t.Fatal(err)
+	}
+	q := refresh.NewMemoryQueue(10)
+	ev, err := f.engine.RefreshAll(context.Background(), q, "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.events <- <-q.Events()
+	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done || len(r.Snapshots) != 2 {
+		t.Fatalf("full refresh: %+v", r)
+	}
+	if !strings.Contains(string(f.store.Load().CV.Root.Body()), "Grace") {
+		t.Fatal("CV not refreshed")
+	}
+}
