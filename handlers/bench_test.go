@@ -59,7 +59,9 @@ func BenchmarkContent(b *testing.B) {
 	etag := store.Load().CV.Root.Variant(cache.Gzip).ETag[0]
 	b.Run("cv/gzip", func(b *testing.B) { benchServe(b, h, request("/cv", "Accept-Encoding", "gzip, deflate, br"), 200) })
 	b.Run("cv/identity", func(b *testing.B) { benchServe(b, h, request("/cv"), 200) })
-	b.Run("blog/br", func(b *testing.B) { benchServe(b, h, request("/blog", "Accept-Encoding", "gzip, deflate, br, zstd"), 200) })
+	b.Run("blog/br", func(b *testing.B) {
+		benchServe(b, h, request("/blog", "Accept-Encoding", "gzip, deflate, br, zstd"), 200)
+	})
 	b.Run("post/gzip", func(b *testing.B) { benchServe(b, h, request("/blog/post-7", "Accept-Encoding", "gzip"), 200) })
 	b.Run("cv/304", func(b *testing.B) {
 		benchServe(b, h, request("/cv", "Accept-Encoding", "gzip", "If-None-Match", etag), http.StatusNotModified)

@@ -21,4 +21,3 @@ func profile(name string) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{"sys":{"type":"Entry","id":"me","revision":1,"createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-01T00:00:00Z",
 		"contentType":{"sys":{"type":"Link","linkType":"ContentType","id":"profile"}}},"fields":{"name":%q}}`, name))
 }
-
