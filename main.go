@@ -25,11 +25,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/folio-cms/folio/auth"
 	"github.com/folio-cms/folio/cache"
 	"github.com/folio-cms/folio/config"
 	"github.com/folio-cms/folio/contentful"
 	"github.com/folio-cms/folio/contentful/localapi"
 	"github.com/folio-cms/folio/handlers"
+	"github.com/folio-cms/folio/metrics"
 	"github.com/folio-cms/folio/refresh"
 	"github.com/folio-cms/folio/web"
 )
@@ -40,8 +42,18 @@ var (
 	commit  = ""
 )
 
-// shutdownGrace bounds the drain on SIGTERM: below Docker's 10 s before SIGKILL.
-const shutdownGrace = 8 * time.Second
+const (
+	// shutdownGrace bounds the drain on SIGTERM: below Docker's 10 s before SIGKILL.
+	shutdownGrace = 8 * time.Second
+	// queueSize holds a bulk publish of a whole space with room to spare;
+	// beyond it webhooks get 503 and Contentful retries them.
+	queueSize = 10_000
+	dedupSize = 100_000
+	// webhookRate and webhookBurst: per client, a bulk publish of a few
+	// hundred entries passes at once, a runaway loop is slowed.
+	webhookRate  = 50
+	webhookBurst = 500
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -74,6 +86,7 @@ const usage = `folio serves a portfolio's Contentful CV and blog from memory.
 
 Usage:
   folio [serve]                 run the server (demo mode without CONTENTFUL_SPACE_ID)
+  folio webhook send [flags]    send a signed, Contentful-shaped webhook to a running folio
   folio healthcheck [--url URL] exit 0 when the server answers healthy
   folio version                 print the version, commit and Go version
 
@@ -110,6 +123,15 @@ func run(ctx context.Context, args []string, env config.Lookup, stdout, stderr i
 			return err
 		}
 		return healthcheck(ctx, *target, env, stdout)
+	case "webhook":
+		if len(rest) == 0 || rest[0] != "send" {
+			if len(rest) > 0 && (rest[0] == "--help" || rest[0] == "-h") {
+				fmt.Fprint(stdout, webhookUsage)
+				return nil
+			}
+			return usageError{"webhook: the only subcommand is 'send' (folio webhook send --help)"}
+		}
+		return webhookSend(ctx, rest[1:], env, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -195,6 +217,14 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 			ln.Close()
 			return err
 		}
+		if cfg.WebhookSecret == "" {
+			cfg.WebhookSecret = config.Secret(demoSecret())
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			log.Warn("DEMO MODE: webhooks are accepted when signed with this generated secret (a new one at every start)",
+				"secret", cfg.WebhookSecret.Reveal(),
+				"try", "CONTENTFUL_WEBHOOK_SECRET="+cfg.WebhookSecret.Reveal()+" FOLIO_ADDR=:"+port+
+					" folio webhook send --type blogPost --id post-retries --revision 2")
+		}
 	}
 	client, err := contentful.New(contentful.Options{
 		BaseURL: src.baseURL, Space: src.space, Environment: src.env, Token: src.token,
@@ -207,9 +237,20 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	}
 
 	store := &cache.Store{}
-	loader := refresh.NewLoader(client, store, refresh.Collections{
-		CVTypes: cfg.CVTypes, BlogType: cfg.BlogType, BlogOrder: cfg.BlogOrder, SlugField: cfg.SlugField,
+	cols := refresh.Collections{CVTypes: cfg.CVTypes, BlogType: cfg.BlogType, BlogOrder: cfg.BlogOrder, SlugField: cfg.SlugField}
+	loader := refresh.NewLoader(client, store, cols, log)
+	queue := refresh.NewMemoryQueue(queueSize)
+	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: queue.Len, RedisUp: func() float64 { return -1 }})
+	engine := refresh.NewEngine(loader, refresh.EngineOptions{
+		WaitBound: cfg.CDNWait,
+		OnFinal:   func(r refresh.Record) { met.Event(string(r.Outcome)) },
 	}, log)
+
+	guard, err := newGuard(cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	status := handlers.NewStatus(handlers.Info{
 		Version: version, Commit: buildCommit(), Demo: cfg.Demo,
 		Space: src.space, Environment: src.env, StartedAt: time.Now(),
@@ -217,11 +258,23 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		if f := loader.LastFailure(); f != nil {
 			d.LastError = f
 		}
+		d.Events = engine.Log().Recent(50)
+		d.DeadLetters = engine.Log().DeadLetters()
+		d.Redis = map[string]bool{"configured": false, "connected": false}
 	})
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.Dashboard,
+		Webhook: handlers.NewWebhook(store, queue, refresh.NewMemoryDedup(cfg.DedupWindow, dedupSize), engine.Log(),
+			handlers.WebhookOptions{Space: src.space, Environment: src.env, Collections: cols}),
+		Auth:         guard,
+		Limits:       handlers.NewClientLimits(webhookRate, webhookBurst),
+		Admin:        handlers.NewAdmin(engine, queue),
+		Metrics:      met.Handler(),
+		CountWebhook: met.Webhook,
 	})
 
+	go engine.Run(ctx, queue.Events())
+	go engine.RunSafetyRefresh(ctx, queue, cfg.RefreshEvery)
 	go func() {
 		if err := loader.Initial(ctx, sleepCtx); err == nil {
 			log.Info("ready: content loaded", "addr", ln.Addr().String())
@@ -302,6 +355,38 @@ func startDemo(ctx context.Context, log *slog.Logger) (source, error) {
 	log.Warn("DEMO MODE: CONTENTFUL_SPACE_ID is not set, so folio serves its built-in sample space " +
 		"from a local Delivery API. Set CONTENTFUL_SPACE_ID and CONTENTFUL_ACCESS_TOKEN to serve your own.")
 	return source{baseURL: "http://" + ln.Addr().String(), space: "folio-demo", env: "master", token: token}, nil
+}
+
+// demoSecret makes a signing secret of Contentful's form: 64 characters.
+func demoSecret() string { return randomHex(32) }
+
+// newGuard builds webhook authentication from the configuration: a
+// signature check when a signing secret is set, Auth0 when it is set, and a
+// guard that refuses everything when neither is (fail closed).
+func newGuard(cfg config.Config, log *slog.Logger) (*auth.Guard, error) {
+	var sig *auth.SignatureVerifier
+	if s := cfg.WebhookSecret.Reveal(); s != "" {
+		sig = auth.NewSignatureVerifier(s, cfg.WebhookMaxAge)
+	}
+	var a0 *auth.Auth0
+	if cfg.Auth0Enabled() {
+		var err error
+		a0, err = auth.NewAuth0(auth.Auth0Config{
+			IssuerURL: cfg.Auth0IssuerURL, Audience: cfg.Auth0Audience,
+			AllowedClients: cfg.Auth0AllowedClients, RequiredScope: cfg.Auth0RequiredScope, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("auth0: %w", err)
+		}
+	}
+	g := auth.NewGuard(sig, a0)
+	if len(g.Methods()) == 0 {
+		log.Warn("no webhook authentication is configured: every webhook is refused with 503 until " +
+			"CONTENTFUL_WEBHOOK_SECRET or AUTH0_DOMAIN/AUTH0_AUDIENCE is set")
+	} else {
+		log.Info("webhook authentication", "methods", g.Methods())
+	}
+	return g, nil
 }
 
 func randomHex(n int) string {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -113,7 +114,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	var blog struct {
 		Total int
 		Items []struct {
-			Fields struct {
+			ID       string
+			Revision int
+			Fields   struct {
 				Slug   string
 				Author struct{ ID string }
 			}
@@ -125,6 +128,42 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	var post map[string]any
 	getJSON(t, base+"/blog/"+blog.Items[0].Fields.Slug, &post)
+	// The whole loop: a signed webhook with the demo secret, then the event
+	// is done on /status.
+	secret := logField(t, logs.String(), "secret")
+	var sent bytes.Buffer
+	err := run(ctx, []string{"webhook", "send", "--url", base + "/webhooks/contentful", "--type", "blogPost",
+		"--id", blog.Items[0].ID, "--revision", fmt.Sprint(blog.Items[0].Revision)}, envOf(map[string]string{"CONTENTFUL_WEBHOOK_SECRET": secret}), &sent, io.Discard)
+	if err != nil || !strings.Contains(sent.String(), "202 Accepted") {
+		t.Fatalf("webhook send: %v\n%s", err, sent.String())
+	}
+	finished := false
+	for deadline := time.Now().Add(10 * time.Second); !finished && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var st struct{ Events []struct{ Outcome string } }
+		getJSON(t, base+"/status", &st)
+		finished = len(st.Events) > 0 && st.Events[0].Outcome == "done"
+	}
+	if !finished {
+		t.Fatal("the demo webhook never finished as done on /status")
+	}
+	if err := run(ctx, []string{"webhook", "send", "--url", base + "/webhooks/contentful", "--type", "blogPost", "--id", "x"},
+		envOf(nil), io.Discard, io.Discard); err == nil {
+		t.Fatal("an unsigned webhook was accepted by the demo")
+	}
+
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`folio_webhooks_total{answer="accepted"} 1`, `folio_events_total{outcome="done"} 1`,
+		`folio_ready 1`, `folio_snapshot_entries{collection="blog"} 5`} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
 	var hc bytes.Buffer
 	if err := run(ctx, []string{"healthcheck", "--url", base + "/healthz"}, envOf(nil), &hc, io.Discard); err != nil || !strings.Contains(hc.String(), "healthy") {
 		t.Errorf("healthcheck against a running folio: %v %q", err, hc.String())
@@ -164,6 +203,22 @@ func listenAddr(t *testing.T, logs *syncBuffer, done chan error) string {
 		}
 	}
 	t.Fatalf("folio never listened:\n%s", logs.String())
+	return ""
+}
+
+// logField returns the first value of a field in JSON log lines.
+func logField(t *testing.T, logs, field string) string {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(logs))
+	for sc.Scan() {
+		var line map[string]any
+		if json.Unmarshal(sc.Bytes(), &line) == nil {
+			if v, ok := line[field].(string); ok {
+				return v
+			}
+		}
+	}
+	t.Fatalf("no %q in the logs:\n%s", field, logs)
 	return ""
 }
 

@@ -28,6 +28,9 @@ const (
 	DefaultSlugField     = "slug"
 	DefaultBlogOrder     = "-fields.publishDate"
 	DefaultWebhookMaxAge = 30 * time.Second
+	DefaultRefreshEvery  = 15 * time.Minute
+	DefaultCDNWait       = 2 * time.Minute
+	DefaultDedupWindow   = 10 * time.Minute
 )
 
 // Config is folio's complete configuration. Secrets are held as Secret so that
@@ -51,6 +54,13 @@ type Config struct {
 
 	WebhookSecret Secret
 	WebhookMaxAge time.Duration
+	// DedupWindow is how long an accepted change is remembered.
+	DedupWindow time.Duration
+
+	// RefreshEvery is the safety refresh period (0 disables it); CDNWait
+	// bounds how long an event waits for the Delivery API to serve it.
+	RefreshEvery time.Duration
+	CDNWait      time.Duration
 
 	// Auth0IssuerURL is the exact issuer (with trailing slash for AUTH0_DOMAIN).
 	Auth0IssuerURL      string
@@ -181,6 +191,14 @@ func (r *reader) list(name, def string) []string {
 	return out
 }
 
+// durationOrZero is duration where "0" means off.
+func (r *reader) durationOrZero(name string, def time.Duration) time.Duration {
+	if r.str(name, "") == "0" {
+		return 0
+	}
+	return r.duration(name, def)
+}
+
 func (r *reader) duration(name string, def time.Duration) time.Duration {
 	raw := r.str(name, "")
 	if raw == "" {
@@ -211,6 +229,9 @@ func Load(lookup Lookup) (Config, error) {
 		BlogOrder:     r.str("FOLIO_BLOG_ORDER", DefaultBlogOrder),
 		WebhookSecret: r.secret("CONTENTFUL_WEBHOOK_SECRET"),
 		WebhookMaxAge: r.duration("FOLIO_WEBHOOK_MAX_AGE", DefaultWebhookMaxAge),
+		DedupWindow:   r.duration("FOLIO_DEDUP_WINDOW", DefaultDedupWindow),
+		RefreshEvery:  r.durationOrZero("FOLIO_REFRESH_INTERVAL", DefaultRefreshEvery),
+		CDNWait:       r.duration("FOLIO_CDN_WAIT", DefaultCDNWait),
 		Auth0Audience: r.str("AUTH0_AUDIENCE", ""),
 		RedisURL:      r.secret("REDIS_URL"),
 		CORSOrigins:   r.list("FOLIO_CORS_ORIGINS", ""),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Action is what happened to an entity, from the webhook topic.
@@ -74,12 +75,12 @@ var ErrPayload = errors.New("contentful: malformed webhook payload")
 
 // webhookSys is the part of a webhook payload folio reads.
 type webhookSys struct {
-	Type        string `json:"type"`
-	ID          string `json:"id"`
-	Revision    int    `json:"revision"`
-	ContentType *sysLink  `json:"contentType"`
-	Environment *sysLink  `json:"environment"`
-	Space       *sysLink  `json:"space"`
+	Type        string   `json:"type"`
+	ID          string   `json:"id"`
+	Revision    int      `json:"revision"`
+	ContentType *sysLink `json:"contentType"`
+	Environment *sysLink `json:"environment"`
+	Space       *sysLink `json:"space"`
 }
 
 type sysLink struct {
@@ -144,4 +145,37 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// WebhookBody builds the body Contentful sends for a change: the entity on
+// publish, the Deleted* shape (sys only) on unpublish, archive and delete.
+// `folio webhook send` and the tests use it.
+func WebhookBody(t Topic, c Change, now time.Time) []byte {
+	ts := now.UTC().Format("2006-01-02T15:04:05.000Z")
+	link := func(linkType, id string) map[string]any {
+		return map[string]any{"sys": map[string]any{"type": "Link", "linkType": linkType, "id": id}}
+	}
+	sys := map[string]any{
+		"type": c.Kind, "id": c.ID, "revision": c.Revision,
+		"space": link("Space", c.Space), "environment": link("Environment", c.Environment),
+		"createdAt": ts, "updatedAt": ts,
+	}
+	if c.ContentType != "" && c.Kind == "Entry" {
+		sys["contentType"] = link("ContentType", c.ContentType)
+	}
+	body := map[string]any{"sys": sys}
+	if t.Action.Removes() {
+		sys["type"] = "Deleted" + c.Kind
+		sys["deletedAt"] = ts
+	} else {
+		// Management counters Contentful also sends; folio must not compare
+		// them with sys.revision (they count edits, not publishes).
+		sys["version"] = c.Revision*2 + 1
+		sys["publishedVersion"] = c.Revision * 2
+		sys["publishedCounter"] = c.Revision
+		body["fields"] = map[string]any{}
+		body["metadata"] = map[string]any{"tags": []any{}}
+	}
+	b, _ := json.Marshal(body) // maps of strings and ints always marshal
+	return b
 }

@@ -1,11 +1,19 @@
 package handlers
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
+	"github.com/folio-cms/folio/auth"
+	"github.com/folio-cms/folio/auth/auth0test"
 	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/refresh"
 	"github.com/gin-gonic/gin"
 )
 
@@ -82,4 +90,61 @@ func BenchmarkBareGin(b *testing.B) {
 		c.Data(http.StatusOK, "application/json; charset=utf-8", cv)
 	})
 	b.Run("cv/gzip", func(b *testing.B) { benchServe(b, r, request("/cv", "Accept-Encoding", "gzip, deflate, br"), 200) })
+}
+
+// discardQueue holds every event by dropping it: the benchmark measures the
+// intake, not a worker.
+type discardQueue struct{}
+
+func (discardQueue) Enqueue(context.Context, refresh.Event) error { return nil }
+
+// alwaysFirst is a Deduper that never sees a duplicate, so one pre-signed
+// request can be replayed.
+type alwaysFirst struct{}
+
+func (alwaysFirst) First(context.Context, string) (bool, error) { return true, nil }
+func (alwaysFirst) Forget(context.Context, string)              {}
+
+// BenchmarkWebhookAccept is the accept path: read the body, verify the
+// Contentful signature, verify Basic credentials against the cached Auth0
+// token, parse, decide the collections, enqueue, answer 202.
+func BenchmarkWebhookAccept(b *testing.B) {
+	iss := auth0test.New("https://folio.example/api")
+	defer iss.Close()
+	iss.AddClient("hook", "hook-secret")
+	a0, err := auth.NewAuth0(auth.Auth0Config{IssuerURL: iss.URL, Audience: iss.Audience})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := benchStore(b)
+	h := NewRouter(Deps{Store: store, Status: NewStatus(Info{}, store),
+		Logger:  slog.New(slog.DiscardHandler),
+		Webhook: NewWebhook(store, discardQueue{}, alwaysFirst{}, nil, WebhookOptions{Collections: hookCols}),
+		Auth:    auth.NewGuard(auth.NewSignatureVerifier(signingSecret, time.Minute), a0),
+		Limits:  NewClientLimits(1e9, 1e9)})
+	body := publishBody("p1", 2)
+	req := httptest.NewRequest("POST", "/webhooks/contentful", nil)
+	req.Header.Set("Content-Type", "application/vnd.contentful.management.v1+json")
+	req.Header.Set("X-Contentful-Topic", "ContentManagement.Entry.publish")
+	req.SetBasicAuth("hook", "hook-secret")
+	auth.Sign(req, body, signingSecret, time.Now(), "Content-Type", "X-Contentful-Topic")
+	w := &benchWriter{h: http.Header{}}
+	run := func() {
+		w.reset()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		h.ServeHTTP(w, req)
+	}
+	run() // the one token exchange
+	if w.code != http.StatusAccepted {
+		b.Fatalf("status %d", w.code)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		run()
+	}
+	b.StopTimer()
+	if iss.TokenRequests() != 1 {
+		b.Fatalf("%d token requests", iss.TokenRequests())
+	}
 }

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
+	"github.com/folio-cms/folio/auth"
+	"github.com/folio-cms/folio/refresh"
 	"github.com/gin-gonic/gin"
 )
 
@@ -42,21 +45,19 @@ var (
 		Message: "this resource does not answer that method"}
 )
 
-// mapping turns errors from the parts folio is built of into answers. It is
-// the one place where an error becomes an HTTP status; parts register their
-// own errors here (see Register) rather than know about HTTP.
-var mapping []func(error) *Error
-
-// Register adds a translation from a part's errors to an HTTP answer. It is
-// called at wiring time, before serving.
-func Register(f func(error) *Error) { mapping = append(mapping, f) }
-
 // fail answers c with err and stops the handler chain. Errors that map to no
 // answer are internal: logged in full, answered with a plain 500.
 func fail(c *gin.Context, err error) {
-	e := toError(err)
-	if e.Status >= 500 && e.Code == "internal_error" {
+	e := toError(c, err)
+	var own *Error
+	switch {
+	case e.Code == "internal_error":
 		logger(c).Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "error", err)
+	case !errors.As(err, &own):
+		// Refusals of the parts (auth, queue): who was refused and why,
+		// never with what; the errors carry no secret.
+		logger(c).Warn("request refused", "path", c.FullPath(), "status", e.Status, "code", e.Code,
+			"remote", c.ClientIP(), "error", err)
 	}
 	h := c.Writer.Header()
 	for k, vs := range e.Header {
@@ -69,21 +70,54 @@ func fail(c *gin.Context, err error) {
 	var body errorBody
 	body.Error.Code = e.Code
 	body.Error.Message = e.Message
+	c.Set(answerKey, e.Code)
 	c.AbortWithStatusJSON(e.Status, body)
 }
 
-func toError(err error) *Error {
+// toError is the one place where an error becomes an HTTP answer.
+func toError(c *gin.Context, err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	for _, f := range mapping {
-		if e := f(err); e != nil {
-			return e
-		}
+	var ae *auth.Error
+	if errors.As(err, &ae) {
+		return authError(c, ae)
+	}
+	switch {
+	case errors.Is(err, refresh.ErrQueueFull):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "queue_full",
+			Message: "folio cannot hold more events right now; retry later", RetryAfter: "30"}
+	case errors.Is(err, refresh.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "queue_unavailable",
+			Message: "folio cannot hold the event right now; retry later", RetryAfter: "30"}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal_error",
 		Message: "folio could not answer; the error is logged"}
+}
+
+func authError(c *gin.Context, ae *auth.Error) *Error {
+	e := &Error{Code: ae.Code, Message: ae.Reason}
+	switch ae.Kind {
+	case auth.Unauthenticated:
+		e.Status = http.StatusUnauthorized
+		// RFC 9110: a 401 names the schemes that would work.
+		schemes := []string{`Contentful-Signature realm="folio"`}
+		if usesAuth0, _ := c.Get(authSchemesKey); usesAuth0 == true {
+			schemes = []string{`Basic realm="folio", charset="UTF-8"`, `Bearer realm="folio"`}
+			if strings.HasPrefix(ae.Code, "token_") {
+				schemes[1] = `Bearer realm="folio", error="invalid_token"`
+			}
+		}
+		e.Header = http.Header{"Www-Authenticate": schemes}
+	case auth.Forbidden:
+		e.Status = http.StatusForbidden
+	case auth.Throttled:
+		e.Status, e.RetryAfter = http.StatusTooManyRequests, "30"
+	default: // Unavailable, NotConfigured: fail closed, and Contentful retries 5xx
+		e.Status, e.RetryAfter = http.StatusServiceUnavailable, "30"
+	}
+	return e
 }
 
 const loggerKey = "folio.logger"

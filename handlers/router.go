@@ -15,6 +15,15 @@ type Deps struct {
 	Status    *Status
 	Metrics   http.Handler // GET /metrics
 	Dashboard []byte       // GET /
+
+	// The write side; without Webhook the routes are not mounted (tests of
+	// the read path).
+	Webhook *Webhook
+	Auth    Authenticator
+	Limits  *ClientLimits
+	Admin   *Admin
+	// CountWebhook, when set, counts each webhook answer (metrics).
+	CountWebhook func(answer string)
 }
 
 func init() {
@@ -57,6 +66,19 @@ func NewRouter(d Deps) *gin.Engine {
 	ops.GET("/status", d.Status.Status)
 	if d.Metrics != nil {
 		ops.GET("/metrics", gin.WrapH(d.Metrics))
+	}
+	if d.Webhook != nil {
+		count := d.CountWebhook
+		if count == nil {
+			count = func(string) {}
+		}
+		ops.POST("/webhooks/contentful", CountAnswers(count), RequireWebhookAuth(d.Auth, d.Limits), d.Webhook.Receive)
+	}
+	if d.Admin != nil {
+		admin := ops.Group("/admin", RequireAdmin(d.Auth))
+		admin.GET("/dead-letters", d.Admin.DeadLetters)
+		admin.POST("/dead-letters/:id/replay", d.Admin.Replay)
+		admin.POST("/refresh", d.Admin.Refresh)
 	}
 	if d.Dashboard != nil {
 		ops.GET("/", func(c *gin.Context) {

@@ -1,0 +1,61 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/folio-cms/folio/refresh"
+	"github.com/gin-gonic/gin"
+)
+
+// Engine is what the admin routes need from the refresh side.
+type Engine interface {
+	Replay(ctx context.Context, q refresh.Enqueuer, id string) (refresh.Event, error)
+	RefreshAll(ctx context.Context, q refresh.Enqueuer, reason string) (refresh.Event, error)
+	Log() *refresh.EventLog
+}
+
+// Admin serves the operator's routes: dead letters, replay, full refresh.
+// They sit behind RequireAdmin (Auth0).
+type Admin struct {
+	engine Engine
+	queue  refresh.Enqueuer
+}
+
+// NewAdmin returns the admin handlers.
+func NewAdmin(engine Engine, queue refresh.Enqueuer) *Admin {
+	return &Admin{engine: engine, queue: queue}
+}
+
+// DeadLetters answers GET /admin/dead-letters.
+func (h *Admin) DeadLetters(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"deadLetters": h.engine.Log().DeadLetters()})
+}
+
+// Replay answers POST /admin/dead-letters/{id}/replay.
+func (h *Admin) Replay(c *gin.Context) {
+	ev, err := h.engine.Replay(c, h.queue, c.Param("id"))
+	if errors.Is(err, refresh.ErrNoDeadLetter) {
+		fail(c, &Error{Status: http.StatusNotFound, Code: "dead_letter_not_found", Message: "no dead letter has that id"})
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	logger(c).Info("dead letter replayed", "event", ev.ID, "by", principalName(c))
+	c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "eventId": ev.ID})
+}
+
+// Refresh answers POST /admin/refresh: refetch everything.
+func (h *Admin) Refresh(c *gin.Context) {
+	ev, err := h.engine.RefreshAll(c, h.queue, "admin-refresh")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	logger(c).Info("full refresh queued", "event", ev.ID, "by", principalName(c))
+	c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "eventId": ev.ID})
+}
