@@ -49,7 +49,7 @@ var ErrUnavailable = errors.New("refresh: the event queue is unavailable")
 // change touches both. Nil means nothing served depends on the entity.
 func Affected(ch contentful.Change, cols Collections, snap *cache.Snapshot) []cache.Collection {
 	if ch.Kind == "ContentType" {
-		return []cache.Collection{cache.CV, cache.Blog}
+		return []cache.Collection{cache.Blog, cache.CV}
 	}
 	var out []cache.Collection
 	add := func(c cache.Collection) {
