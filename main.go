@@ -239,11 +239,20 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	store := &cache.Store{}
 	cols := refresh.Collections{CVTypes: cfg.CVTypes, BlogType: cfg.BlogType, BlogOrder: cfg.BlogOrder, SlugField: cfg.SlugField}
 	loader := refresh.NewLoader(client, store, cols, log)
-	queue := refresh.NewMemoryQueue(queueSize)
-	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: queue.Len, RedisUp: func() float64 { return -1 }})
+	local := refresh.NewMemoryQueue(queueSize)
+	dur, err := newDurability(cfg, log, store, loader, local)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer dur.close()
+	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, RedisUp: dur.up})
 	engine := refresh.NewEngine(loader, refresh.EngineOptions{
 		WaitBound: cfg.CDNWait,
-		OnFinal:   func(r refresh.Record) { met.Event(string(r.Outcome)) },
+		OnFinal: func(r refresh.Record) {
+			dur.ack(r)
+			met.Event(string(r.Outcome))
+		},
 	}, log)
 
 	guard, err := newGuard(cfg, log)
@@ -260,21 +269,24 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		}
 		d.Events = engine.Log().Recent(50)
 		d.DeadLetters = engine.Log().DeadLetters()
-		d.Redis = map[string]bool{"configured": false, "connected": false}
+		d.Redis = dur.status()
 	})
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.Dashboard,
-		Webhook: handlers.NewWebhook(store, queue, refresh.NewMemoryDedup(cfg.DedupWindow, dedupSize), engine.Log(),
+		Webhook: handlers.NewWebhook(store, dur.queue, dur.dedup, engine.Log(),
 			handlers.WebhookOptions{Space: src.space, Environment: src.env, Collections: cols}),
 		Auth:         guard,
 		Limits:       handlers.NewClientLimits(webhookRate, webhookBurst),
-		Admin:        handlers.NewAdmin(engine, queue),
+		Admin:        handlers.NewAdmin(engine, dur.queue),
 		Metrics:      met.Handler(),
 		CountWebhook: met.Webhook,
 	})
 
-	go engine.Run(ctx, queue.Events())
-	go engine.RunSafetyRefresh(ctx, queue, cfg.RefreshEvery)
+	// Snapshots stored in Redis are served before Contentful is asked.
+	dur.preload(ctx)
+	go engine.Run(ctx, local.Events())
+	go engine.RunSafetyRefresh(ctx, dur.queue, cfg.RefreshEvery)
+	dur.start(ctx, engine)
 	go func() {
 		if err := loader.Initial(ctx, sleepCtx); err == nil {
 			log.Info("ready: content loaded", "addr", ln.Addr().String())

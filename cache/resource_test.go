@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
+	"github.com/folio-cms/folio/contentful"
 )
 
 func TestResourceVariantsDecodeToTheSameBytes(t *testing.T) {
@@ -110,5 +111,37 @@ func TestMatchesETagDoesNotAllocate(t *testing.T) {
 	header := `"a", W/"b", ` + r.ETag()
 	if n := testing.AllocsPerRun(100, func() { r.MatchesETag(header) }); n != 0 {
 		t.Fatalf("MatchesETag allocates %.0f times", n)
+	}
+}
+
+func TestPartRoundTrip(t *testing.T) {
+	body := []byte(strings.Repeat(`{"title":"x"},`, 100))
+	p := &Part{Collection: Blog, Root: NewResource(body, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
+		Posts:   map[string]*Resource{"a": NewResource([]byte(`{"id":"a"}`), time.Now())},
+		Entries: 1, Refs: map[contentful.Ref]int{"Entry:a": 3}, FetchedAt: time.Now().UTC(), Requests: 1}
+	b, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := UnmarshalPart(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []Encoding{Identity, Gzip, Brotli} {
+		if !bytes.Equal(q.Root.Variant(e).Body, p.Root.Variant(e).Body) || q.Root.Variant(e).ETag[0] != p.Root.Variant(e).ETag[0] {
+			t.Fatalf("encoding %d differs after a round trip", e)
+		}
+	}
+	if q.Root.LastModified()[0] != p.Root.LastModified()[0] || q.Posts["a"].ETag() != p.Posts["a"].ETag() || q.Refs["Entry:a"] != 3 {
+		t.Fatal("metadata differs after a round trip")
+	}
+	if _, err := UnmarshalPart(b[:len(b)/2]); err == nil {
+		t.Fatal("a truncated part decoded")
+	}
+	older := &Part{Collection: Blog, Root: p.Root, Refs: map[contentful.Ref]int{"Entry:a": 2}}
+	store := &Store{}
+	store.Put(p)
+	if store.PutUnlessOlder(older) || store.Load().Blog != p {
+		t.Fatal("an older part replaced a newer one")
 	}
 }

@@ -69,6 +69,11 @@ type Config struct {
 	Auth0RequiredScope  string
 
 	RedisURL Secret
+	// RedisLeaseTTL bounds how long a dead leader holds the other replicas
+	// back; RedisClaimIdle how long its unacknowledged events wait before
+	// another replica redoes them.
+	RedisLeaseTTL  time.Duration
+	RedisClaimIdle time.Duration
 
 	CORSOrigins []string
 	LogFormat   string
@@ -217,25 +222,27 @@ func (r *reader) duration(name string, def time.Duration) time.Duration {
 func Load(lookup Lookup) (Config, error) {
 	r := &reader{lookup: lookup, problems: map[string]string{}}
 	c := Config{
-		Addr:          r.str("FOLIO_ADDR", DefaultAddr),
-		SpaceID:       r.str("CONTENTFUL_SPACE_ID", ""),
-		AccessToken:   r.secret("CONTENTFUL_ACCESS_TOKEN"),
-		Environment:   r.str("CONTENTFUL_ENVIRONMENT", DefaultEnvironment),
-		BaseURL:       strings.TrimRight(r.str("CONTENTFUL_BASE_URL", DefaultBaseURL), "/"),
-		Locale:        r.str("CONTENTFUL_LOCALE", ""),
-		CVTypes:       r.list("FOLIO_CV_TYPES", DefaultCVTypes),
-		BlogType:      r.str("FOLIO_BLOG_TYPE", DefaultBlogType),
-		SlugField:     r.str("FOLIO_BLOG_SLUG_FIELD", DefaultSlugField),
-		BlogOrder:     r.str("FOLIO_BLOG_ORDER", DefaultBlogOrder),
-		WebhookSecret: r.secret("CONTENTFUL_WEBHOOK_SECRET"),
-		WebhookMaxAge: r.duration("FOLIO_WEBHOOK_MAX_AGE", DefaultWebhookMaxAge),
-		DedupWindow:   r.duration("FOLIO_DEDUP_WINDOW", DefaultDedupWindow),
-		RefreshEvery:  r.durationOrZero("FOLIO_REFRESH_INTERVAL", DefaultRefreshEvery),
-		CDNWait:       r.duration("FOLIO_CDN_WAIT", DefaultCDNWait),
-		Auth0Audience: r.str("AUTH0_AUDIENCE", ""),
-		RedisURL:      r.secret("REDIS_URL"),
-		CORSOrigins:   r.list("FOLIO_CORS_ORIGINS", ""),
-		LogFormat:     r.str("FOLIO_LOG_FORMAT", ""),
+		Addr:           r.str("FOLIO_ADDR", DefaultAddr),
+		SpaceID:        r.str("CONTENTFUL_SPACE_ID", ""),
+		AccessToken:    r.secret("CONTENTFUL_ACCESS_TOKEN"),
+		Environment:    r.str("CONTENTFUL_ENVIRONMENT", DefaultEnvironment),
+		BaseURL:        strings.TrimRight(r.str("CONTENTFUL_BASE_URL", DefaultBaseURL), "/"),
+		Locale:         r.str("CONTENTFUL_LOCALE", ""),
+		CVTypes:        r.list("FOLIO_CV_TYPES", DefaultCVTypes),
+		BlogType:       r.str("FOLIO_BLOG_TYPE", DefaultBlogType),
+		SlugField:      r.str("FOLIO_BLOG_SLUG_FIELD", DefaultSlugField),
+		BlogOrder:      r.str("FOLIO_BLOG_ORDER", DefaultBlogOrder),
+		WebhookSecret:  r.secret("CONTENTFUL_WEBHOOK_SECRET"),
+		WebhookMaxAge:  r.duration("FOLIO_WEBHOOK_MAX_AGE", DefaultWebhookMaxAge),
+		DedupWindow:    r.duration("FOLIO_DEDUP_WINDOW", DefaultDedupWindow),
+		RefreshEvery:   r.durationOrZero("FOLIO_REFRESH_INTERVAL", DefaultRefreshEvery),
+		CDNWait:        r.duration("FOLIO_CDN_WAIT", DefaultCDNWait),
+		Auth0Audience:  r.str("AUTH0_AUDIENCE", ""),
+		RedisURL:       r.secret("REDIS_URL"),
+		RedisLeaseTTL:  r.duration("FOLIO_REDIS_LEASE_TTL", 10*time.Second),
+		RedisClaimIdle: r.duration("FOLIO_REDIS_CLAIM_IDLE", 30*time.Second),
+		CORSOrigins:    r.list("FOLIO_CORS_ORIGINS", ""),
+		LogFormat:      r.str("FOLIO_LOG_FORMAT", ""),
 	}
 	c.Demo = c.SpaceID == ""
 	c.Auth0AllowedClients = r.list("FOLIO_AUTH0_ALLOWED_CLIENTS", "")
@@ -290,7 +297,7 @@ func Load(lookup Lookup) (Config, error) {
 	}
 	if u := c.RedisURL.Reveal(); u != "" {
 		if p, err := url.Parse(u); err != nil || !redisSchemes[p.Scheme] {
-			r.bad("REDIS_URL", "want redis://, rediss://, redis+sentinel:// or unix:// (the value is not shown)")
+			r.bad("REDIS_URL", "want redis://, rediss:// or unix:// (the value is not shown)")
 		}
 	}
 	for _, o := range c.CORSOrigins {
@@ -314,7 +321,7 @@ func Load(lookup Lookup) (Config, error) {
 	return c, nil
 }
 
-var redisSchemes = map[string]bool{"redis": true, "rediss": true, "redis+sentinel": true, "unix": true}
+var redisSchemes = map[string]bool{"redis": true, "rediss": true, "unix": true}
 
 func (r *reader) auth0Issuer() string {
 	issuer := r.str("AUTH0_ISSUER_URL", "")

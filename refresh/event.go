@@ -26,6 +26,9 @@ type Event struct {
 	// Full marks a refresh of everything asked by an operator or the safety
 	// timer rather than by a webhook.
 	Full bool `json:"full,omitempty"`
+	// StreamID is the event's id in the Redis stream, to acknowledge it once
+	// its snapshot is stored; empty for events held in memory.
+	StreamID string `json:"streamId,omitempty"`
 }
 
 // NewEventID returns a random, URL-safe event id.
@@ -111,3 +114,14 @@ func (q *MemoryQueue) Events() <-chan Event { return q.ch }
 
 // Len is the number of events waiting.
 func (q *MemoryQueue) Len() int { return len(q.ch) }
+
+// Put holds e, waiting for room: for events read from a durable queue,
+// which must not be dropped.
+func (q *MemoryQueue) Put(ctx context.Context, e Event) error {
+	select {
+	case q.ch <- e:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

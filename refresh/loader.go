@@ -45,7 +45,13 @@ type Loader struct {
 
 	mu      sync.Mutex
 	lastErr *Failure
+	persist func(*cache.Part) error
 }
+
+// SetPersist has every installed part also written out (to Redis) before the
+// install counts as done, so an event is acknowledged only once its
+// snapshot is stored. A failure to persist is logged; the part is served.
+func (l *Loader) SetPersist(fn func(*cache.Part) error) { l.persist = fn }
 
 // Failure is the last refresh that failed, for /status.
 type Failure struct {
@@ -115,6 +121,11 @@ func (l *Loader) install(col cache.Collection, fetched *contentful.Collection) (
 		return snap, err
 	}
 	p := snap.Part(col)
+	if l.persist != nil {
+		if err := l.persist(p); err != nil {
+			l.log.Warn("snapshot not persisted; serving it from memory", "collection", string(col), "error", err)
+		}
+	}
 	l.log.Info("collection loaded", "collection", string(col), "entries", p.Entries,
 		"bytes", p.Bytes(), "requests", p.Requests, "took", p.Took.Round(time.Millisecond).String(),
 		"etag", p.Root.ETag())

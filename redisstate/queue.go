@@ -1,0 +1,281 @@
+package redisstate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/folio-cms/folio/refresh"
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	group = "folio"
+	// streamMax bounds the stream; acknowledged entries beyond it go.
+	streamMax = 100_000
+	readBatch = 100
+)
+
+// Local is the process's own queue: the engine's input.
+type Local interface {
+	refresh.Enqueuer
+	Put(ctx context.Context, e refresh.Event) error
+}
+
+// Queue is the durable event queue: a Redis stream read by the leader
+// through a consumer group. While Redis is down it hands events to the local
+// queue instead, so webhooks are still accepted and processed.
+type Queue struct {
+	s     *State
+	local Local
+
+	mu         sync.Mutex
+	dispatched map[string]bool // stream ids handed to the engine, not yet acknowledged
+}
+
+// NewQueue returns the durable queue over local.
+func (s *State) NewQueue(local Local) *Queue {
+	return &Queue{s: s, local: local, dispatched: map[string]bool{}}
+}
+
+// Enqueue holds e durably in Redis, or in memory when Redis is down
+// (degraded: lost only if this process dies before Redis returns).
+func (q *Queue) Enqueue(ctx context.Context, e refresh.Event) error {
+	if q.s.up.Load() {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		c, cancel := q.s.ctx(ctx)
+		err = q.s.note(q.s.rdb.XAdd(c, &redis.XAddArgs{Stream: q.s.keys.stream, MaxLen: streamMax, Approx: true,
+			Values: map[string]any{"event": b}}).Err())
+		cancel()
+		if err == nil {
+			return nil
+		}
+		q.s.log.Warn("redis: event held in memory", "event", e.ID, "error", err)
+	}
+	return q.local.Enqueue(ctx, e)
+}
+
+// Ack acknowledges a finished event's stream entry: called once its
+// snapshot is stored. A failure leaves it pending, to be redone
+// (at-least-once).
+func (q *Queue) Ack(r refresh.Record) {
+	if r.StreamID == "" {
+		return
+	}
+	q.mu.Lock()
+	delete(q.dispatched, r.StreamID)
+	q.mu.Unlock()
+	ctx, cancel := q.s.ctx(context.Background())
+	defer cancel()
+	if err := q.s.note(q.s.rdb.XAck(ctx, q.s.keys.stream, group, r.StreamID).Err()); err != nil {
+		q.s.log.Warn("redis: event not acknowledged; it will be redone", "event", r.ID, "error", err)
+	}
+}
+
+// Run keeps the connection, contends for the leader lease, and while
+// leading feeds the stream's events to the local queue, until ctx ends.
+// onLeader runs each time this process becomes the leader (a full refresh
+// then catches up whatever happened meanwhile).
+func (q *Queue) Run(ctx context.Context, onLeader func()) {
+	s := q.s
+	tick := s.opts.LeaseTTL / 3
+	groupReady := false
+	for ctx.Err() == nil {
+		if !s.up.Load() {
+			if s.ping(ctx) != nil {
+				sleepCtx(ctx, time.Second)
+				continue
+			}
+			groupReady = false
+		}
+		if !groupReady {
+			groupReady = q.createGroup(ctx) == nil
+		}
+		was := s.leader.Load()
+		if !s.holdLease(ctx) {
+			sleepCtx(ctx, tick)
+			continue
+		}
+		if !was {
+			s.log.Info("redis: leading: this process fetches from Contentful for every replica")
+			if onLeader != nil {
+				onLeader()
+			}
+		}
+		q.claim(ctx)
+		q.read(ctx, min(tick, time.Second))
+	}
+}
+
+func (q *Queue) createGroup(ctx context.Context) error {
+	c, cancel := q.s.ctx(ctx)
+	defer cancel()
+	err := q.s.rdb.XGroupCreateMkStream(c, q.s.keys.stream, group, "0").Err()
+	if err != nil && strings.Contains(err.Error(), "BUSYGROUP") {
+		err = nil
+	}
+	return q.s.note(err)
+}
+
+// claim takes over events another consumer (a dead leader) left
+// unacknowledged for ClaimIdle.
+func (q *Queue) claim(ctx context.Context) {
+	c, cancel := q.s.ctx(ctx)
+	defer cancel()
+	msgs, _, err := q.s.rdb.XAutoClaim(c, &redis.XAutoClaimArgs{Stream: q.s.keys.stream, Group: group,
+		Consumer: q.s.id, MinIdle: q.s.opts.ClaimIdle, Start: "0-0", Count: readBatch}).Result()
+	if q.s.note(err) != nil {
+		return
+	}
+	if len(msgs) > 0 {
+		q.s.log.Info("redis: took over unacknowledged events", "count", len(msgs))
+	}
+	q.dispatch(ctx, msgs)
+}
+
+func (q *Queue) read(ctx context.Context, block time.Duration) {
+	c, cancel := context.WithTimeout(ctx, block+q.s.opts.OpTimeout)
+	defer cancel()
+	res, err := q.s.rdb.XReadGroup(c, &redis.XReadGroupArgs{Group: group, Consumer: q.s.id,
+		Streams: []string{q.s.keys.stream, ">"}, Count: readBatch, Block: block}).Result()
+	if errors.Is(err, redis.Nil) || ctx.Err() != nil {
+		return
+	}
+	if q.s.note(err) != nil {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			q.createGroup(ctx)
+		}
+		return
+	}
+	for _, st := range res {
+		q.dispatch(ctx, st.Messages)
+	}
+}
+
+// dispatch hands stream entries to the engine, each once while it runs.
+func (q *Queue) dispatch(ctx context.Context, msgs []redis.XMessage) {
+	for _, m := range msgs {
+		q.mu.Lock()
+		busy := q.dispatched[m.ID]
+		q.dispatched[m.ID] = true
+		q.mu.Unlock()
+		if busy {
+			continue
+		}
+		raw, _ := m.Values["event"].(string)
+		var e refresh.Event
+		if err := json.Unmarshal([]byte(raw), &e); err != nil || e.ID == "" {
+			q.s.log.Error("redis: unreadable event dropped", "stream_id", m.ID, "error", err)
+			q.Ack(refresh.Record{Event: refresh.Event{StreamID: m.ID}})
+			continue
+		}
+		e.StreamID = m.ID
+		if err := q.local.Put(ctx, e); err != nil {
+			q.mu.Lock()
+			delete(q.dispatched, m.ID)
+			q.mu.Unlock()
+			return
+		}
+	}
+}
+
+// Lease scripts: renew or release only a lease this process holds.
+var (
+	renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`)
+	releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+)
+
+// holdLease takes the leader lease if it is free, or renews it if held.
+func (s *State) holdLease(ctx context.Context) bool {
+	c, cancel := s.ctx(ctx)
+	defer cancel()
+	ttl := s.opts.LeaseTTL
+	ok, err := s.rdb.SetNX(c, s.keys.lease, s.id, ttl).Result()
+	if s.note(err) != nil {
+		s.leader.Store(false)
+		return false
+	}
+	if !ok {
+		n, err := renewScript.Run(c, s.rdb, []string{s.keys.lease}, s.id, ttl.Milliseconds()).Int()
+		if s.note(err) != nil {
+			s.leader.Store(false)
+			return false
+		}
+		ok = n == 1
+	}
+	if !ok && s.leader.Load() {
+		s.log.Warn("redis: lost the leader lease to another process")
+	}
+	s.leader.Store(ok)
+	return ok
+}
+
+func (s *State) release(ctx context.Context) {
+	releaseScript.Run(ctx, s.rdb, []string{s.keys.lease}, s.id)
+	s.leader.Store(false)
+}
+
+// Dedup remembers accepted changes in Redis, so every replica sees the same
+// duplicates; while Redis is down it falls back to memory.
+type Dedup struct {
+	s      *State
+	window time.Duration
+	memory *refresh.MemoryDedup
+}
+
+// NewDedup returns the shared deduplication over Redis.
+func (s *State) NewDedup(window time.Duration, memory *refresh.MemoryDedup) *Dedup {
+	return &Dedup{s: s, window: window, memory: memory}
+}
+
+func (d *Dedup) key(k string) string {
+	sum := sha256.Sum256([]byte(k))
+	return d.s.keys.dedup + hex.EncodeToString(sum[:16])
+}
+
+// First marks key and reports whether it is new within the window.
+func (d *Dedup) First(ctx context.Context, key string) (bool, error) {
+	if d.s.up.Load() {
+		c, cancel := d.s.ctx(ctx)
+		ok, err := d.s.rdb.SetNX(c, d.key(key), 1, d.window).Result()
+		cancel()
+		if d.s.note(err) == nil {
+			if ok {
+				d.memory.First(ctx, key) // keep memory warm for an outage
+			}
+			return ok, nil
+		}
+	}
+	return d.memory.First(ctx, key)
+}
+
+// Forget unmarks key.
+func (d *Dedup) Forget(ctx context.Context, key string) {
+	d.memory.Forget(ctx, key)
+	if d.s.up.Load() {
+		c, cancel := d.s.ctx(ctx)
+		d.s.note(d.s.rdb.Del(c, d.key(key)).Err())
+		cancel()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
