@@ -1,10 +1,11 @@
-# folio's tasks. `make test` is what CI runs; it needs only Go and ../shared.
+# folio's tasks. `make test` is what CI runs: it needs Go, and installs
+# redis-server with apt-get when absent (the Redis tests run a real one).
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: run build test bench lint
+.PHONY: run build test test-deps bench lint
 
 ## run: folio in demo mode (no accounts needed) on :8080
 run:
@@ -20,8 +21,12 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+## test-deps: what the tests need beyond Go (installs redis-server with apt when absent)
+test-deps:
+	bash scripts/test-deps.sh
+
 ## test: lint, then every test under the race detector
-test: lint
+test: lint test-deps
 	$(GO) test -race -count=1 ./...
 
 ## bench: Go benchmarks, then folio against nginx over loopback (installs nginx and wrk with apt when absent)

@@ -828,7 +828,7 @@ func (k *limitedKeySet) verifySignature(ctx context.Context, jwt string) ([]byte
 	if payload, ok := k.gate.verify(jws); ok {
 		return payload, nil
 	}
-	for range 3 {
+	for attempt := range 20 {
 		wait, may := k.gate.state()
 		if wait != nil {
 			// Another caller's fetch is under way: its keys may be ours.
@@ -863,11 +863,20 @@ func (k *limitedKeySet) verifySignature(ctx context.Context, jwt string) ([]byte
 			return nil, err
 		}
 		// No fetch was tried during the call: go-oidc answered with the
-		// result of a fetch that finished just before (its in-flight record
-		// briefly outlives the result). Ask again.
-		runtime.Gosched()
+		// result of a fetch that had just finished (its in-flight record
+		// outlives the result until its goroutine clears it). Ask again
+		// once it has.
+		if attempt < 3 {
+			runtime.Gosched()
+			continue
+		}
+		select {
+		case <-time.After(time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	return nil, errJWKSThrottled
+	return nil, &jwksFetchError{errors.New("go-oidc did not start a fetch")}
 }
 
 // jwksGate is the transport of key set fetches. It admits the first fetch,
