@@ -409,7 +409,9 @@ func TestRedisOutage(t *testing.T) {
 		send()
 		time.Sleep(500 * time.Millisecond)
 	}
-	var st struct{ Redis struct{ Connected, Degraded bool } }
+	var st struct {
+		Redis struct{ Connected, Degraded bool }
+	}
 	_, body := f.get("/status")
 	json.Unmarshal([]byte(body), &st)
 	if st.Redis.Connected || !st.Redis.Degraded {
