@@ -12,9 +12,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/folio-cms/folio/internal/logbuf"
 )
 
 func envOf(m map[string]string) func(string) (string, bool) {
@@ -61,30 +62,12 @@ func TestConfigErrorsStopStartup(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink that tests can read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDemoEndToEnd runs the real program in demo mode: it must serve the
 // sample CV and blog through the real client, and stop cleanly.
 func TestDemoEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve"}, envOf(map[string]string{"FOLIO_ADDR": "127.0.0.1:0", "FOLIO_LOG_FORMAT": "json"}), io.Discard, logs)
@@ -186,7 +169,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 }
 
-func listenAddr(t *testing.T, logs *syncBuffer, done chan error) string {
+func listenAddr(t *testing.T, logs *logbuf.Buffer, done chan error) string {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		select {

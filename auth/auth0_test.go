@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/folio-cms/folio/internal/logbuf"
 
 	"github.com/folio-cms/folio/auth/auth0test"
 )
@@ -40,30 +41,13 @@ func (c *auth0Clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-type auth0LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *auth0LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *auth0LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // auth0Env is one test's issuer, clock and Auth0, plus every secret and token
 // the test used: none may appear in an error or a log line.
 type auth0Env struct {
 	t     testing.TB
 	iss   *auth0test.Issuer
 	clock *auth0Clock
-	logs  *auth0LogBuffer
+	logs  *logbuf.Buffer
 	a     *Auth0
 	sec   *auth0Secrets
 	// async: the checks run on another goroutine than the test's, where
@@ -101,7 +85,7 @@ func (e *auth0Env) fail(format string, args ...any) {
 
 func newAuth0Env(t testing.TB, configure func(*Auth0Config)) *auth0Env {
 	t.Helper()
-	e := &auth0Env{t: t, iss: auth0test.New(auth0Audience), clock: &auth0Clock{t: time.Now()}, logs: &auth0LogBuffer{}, sec: &auth0Secrets{}}
+	e := &auth0Env{t: t, iss: auth0test.New(auth0Audience), clock: &auth0Clock{t: time.Now()}, logs: &logbuf.Buffer{}, sec: &auth0Secrets{}}
 	t.Cleanup(e.iss.Close)
 	e.iss.Now = e.clock.Now
 	cfg := Auth0Config{
@@ -623,7 +607,7 @@ func TestAuth0DownAtStart(t *testing.T) {
 	iss.SetDown(true)
 	clock := &auth0Clock{t: time.Now()}
 	iss.Now = clock.Now
-	e.iss, e.clock, e.logs = iss, clock, &auth0LogBuffer{}
+	e.iss, e.clock, e.logs = iss, clock, &logbuf.Buffer{}
 	a, err := NewAuth0(Auth0Config{IssuerURL: iss.URL, Audience: auth0Audience, Now: clock.Now,
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil))})
 	if err != nil {

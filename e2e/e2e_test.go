@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/folio-cms/folio/internal/logbuf"
+
 	"github.com/folio-cms/folio/auth"
 	"github.com/folio-cms/folio/contentful"
 	"github.com/folio-cms/folio/contentful/localapi"
@@ -80,25 +82,8 @@ type folio struct {
 	t    testing.TB
 	cmd  *exec.Cmd
 	URL  string
-	logs *syncBuffer
+	logs *logbuf.Buffer
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs folio against the Delivery API at api and the Redis at
@@ -115,7 +100,7 @@ func start(t testing.TB, api, redisURL string, extra ...string) *folio {
 	}
 	cmd := exec.Command(binary, "serve")
 	cmd.Env = append(env, extra...)
-	f := &folio{t: t, cmd: cmd, URL: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
+	f := &folio{t: t, cmd: cmd, URL: "http://" + addr, logs: &logbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = f.logs, f.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -43,39 +43,41 @@ func NewContent(store Snapshots, cors *CORS) *Content {
 	return &Content{store: store, cors: cors, vary: []string{vary}[:1:1]}
 }
 
-// CV answers GET /cv.
-func (h *Content) CV(c *gin.Context) {
+// ready returns the snapshot to serve, or answers 503 and returns nil.
+func (h *Content) ready(c *gin.Context) *cache.Snapshot {
 	s := h.store.Load()
 	if !s.Ready() {
 		fail(c, errNotReady)
-		return
+		return nil
 	}
-	h.serve(c, s.CV.Root)
+	return s
+}
+
+// CV answers GET /cv.
+func (h *Content) CV(c *gin.Context) {
+	if s := h.ready(c); s != nil {
+		h.serve(c, s.CV.Root)
+	}
 }
 
 // Blog answers GET /blog.
 func (h *Content) Blog(c *gin.Context) {
-	s := h.store.Load()
-	if !s.Ready() {
-		fail(c, errNotReady)
-		return
+	if s := h.ready(c); s != nil {
+		h.serve(c, s.Blog.Root)
 	}
-	h.serve(c, s.Blog.Root)
 }
 
 // Post answers GET /blog/{slug}.
 func (h *Content) Post(c *gin.Context) {
-	s := h.store.Load()
-	if !s.Ready() {
-		fail(c, errNotReady)
+	s := h.ready(c)
+	if s == nil {
 		return
 	}
-	r, ok := s.Blog.Posts[c.Param("slug")]
-	if !ok {
-		fail(c, errNoPost)
+	if r, ok := s.Blog.Posts[c.Param("slug")]; ok {
+		h.serve(c, r)
 		return
 	}
-	h.serve(c, r)
+	fail(c, errNoPost)
 }
 
 var errNoPost = &Error{Status: http.StatusNotFound, Code: "post_not_found", Message: "no blog post has that slug"}

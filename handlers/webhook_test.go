@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/folio-cms/folio/internal/logbuf"
+
 	"github.com/folio-cms/folio/auth"
 	"github.com/folio-cms/folio/auth/auth0test"
 	"github.com/folio-cms/folio/cache"
@@ -24,28 +26,11 @@ import (
 
 // Every webhook test logs here; TestMain searches it for secrets at the end.
 var (
-	testLogs    syncBuffer
+	testLogs    logbuf.Buffer
 	testLogger  = slog.New(slog.NewJSONHandler(&testLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	secretsMu   sync.Mutex
 	secretsSeen []string
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // remember registers a secret that must never reach the logs.
 func remember(secrets ...string) {
