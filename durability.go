@@ -16,6 +16,9 @@ import (
 // only by default, Redis when REDIS_URL is set.
 type durability struct {
 	queue  refresh.Enqueuer // webhooks and admin actions enqueue here
+	// safety takes the periodic safety refresh: with Redis, only the
+	// leader's counts (one refetch per interval for all replicas).
+	safety refresh.Enqueuer
 	dedup  handlers.Deduper
 	ack    func(refresh.Record) // an event's snapshot is stored
 	status func() any           // the redis section of /status
@@ -27,11 +30,11 @@ type durability struct {
 	close   func()
 }
 
-func newDurability(cfg config.Config, log *slog.Logger, store *cache.Store, loader *refresh.Loader, local *refresh.MemoryQueue) (*durability, error) {
+func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache.Store, loader *refresh.Loader, local *refresh.MemoryQueue) (*durability, error) {
 	memDedup := refresh.NewMemoryDedup(cfg.DedupWindow, dedupSize)
 	if cfg.RedisURL == "" {
 		return &durability{
-			queue: local, dedup: memDedup, ack: func(refresh.Record) {},
+			queue: local, safety: local, dedup: memDedup, ack: func(refresh.Record) {},
 			status:  func() any { return map[string]bool{"configured": false, "connected": false} },
 			up:      func() float64 { return -1 },
 			start:   func(context.Context, *refresh.Engine) {},
@@ -39,8 +42,10 @@ func newDurability(cfg config.Config, log *slog.Logger, store *cache.Store, load
 			close:   func() {},
 		}, nil
 	}
+	// Keys are scoped to the space and environment, so deployments sharing
+	// one Redis (production and staging, say) never mix.
 	state, err := redisstate.New(redisstate.Options{URL: cfg.RedisURL.Reveal(), LeaseTTL: cfg.RedisLeaseTTL,
-		ClaimIdle: cfg.RedisClaimIdle, Logger: log})
+		ClaimIdle: cfg.RedisClaimIdle, Logger: log, Prefix: "folio:" + src.space + ":" + src.env})
 	if err != nil {
 		return nil, err
 	}
@@ -85,3 +90,8 @@ func newDurability(cfg config.Config, log *slog.Logger, store *cache.Store, load
 		close: func() { state.Close() },
 	}, nil
 }
+
+// enqueueFunc adapts a function to refresh.Enqueuer.
+type enqueueFunc func(ctx context.Context, e refresh.Event) error
+
+func (f enqueueFunc) Enqueue(ctx context.Context, e refresh.Event) error { return f(ctx, e) }

@@ -240,7 +240,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	cols := refresh.Collections{CVTypes: cfg.CVTypes, BlogType: cfg.BlogType, BlogOrder: cfg.BlogOrder, SlugField: cfg.SlugField}
 	loader := refresh.NewLoader(client, store, cols, log)
 	local := refresh.NewMemoryQueue(queueSize)
-	dur, err := newDurability(cfg, log, store, loader, local)
+	dur, err := newDurability(cfg, src, log, store, loader, local)
 	if err != nil {
 		ln.Close()
 		return err
@@ -274,7 +274,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.Dashboard,
 		Webhook: handlers.NewWebhook(store, dur.queue, dur.dedup, engine.Log(),
-			handlers.WebhookOptions{Space: src.space, Environment: src.env, Collections: cols}),
+			handlers.WebhookOptions{Space: src.space, Environment: src.env, Collections: cols, Busy: engine.Busy}),
 		Auth:         guard,
 		Limits:       handlers.NewClientLimits(webhookRate, webhookBurst),
 		Admin:        handlers.NewAdmin(engine, dur.queue),
@@ -285,7 +285,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	// Snapshots stored in Redis are served before Contentful is asked.
 	dur.preload(ctx)
 	go engine.Run(ctx, local.Events())
-	go engine.RunSafetyRefresh(ctx, dur.queue, cfg.RefreshEvery)
+	go engine.RunSafetyRefresh(ctx, dur.safety, cfg.RefreshEvery)
 	dur.start(ctx, engine)
 	go func() {
 		if err := loader.Initial(ctx, sleepCtx); err == nil {

@@ -145,3 +145,26 @@ func TestPartRoundTrip(t *testing.T) {
 		t.Fatal("an older part replaced a newer one")
 	}
 }
+
+// TestLastModifiedNeverGoesBack: removing the newest entry changes the list
+// but lowers the latest updatedAt inside; Last-Modified must still advance,
+// or If-Modified-Since would keep the removed entry cached.
+func TestLastModifiedNeverGoesBack(t *testing.T) {
+	newer := &contentful.Collection{Entries: []*contentful.Entry{{ID: "a", Fields: map[string]any{"slug": "a"}}, {ID: "b", Fields: map[string]any{"slug": "b"}}}}
+	first, _, err := BuildBlog("slug", newer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fewer := &contentful.Collection{Entries: newer.Entries[:1]}
+	second, _, err := BuildBlog("slug", fewer, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Root.ModTime().After(first.Root.ModTime()) || second.Root.NotModifiedSince(first.Root.LastModified()[0]) {
+		t.Fatalf("Last-Modified %v after %v", second.Root.ModTime(), first.Root.ModTime())
+	}
+	same, _, _ := BuildBlog("slug", fewer, second)
+	if same.Root != second.Root || same.Posts["a"] != second.Posts["a"] {
+		t.Fatal("unchanged bytes must keep their resources (no recompression)")
+	}
+}

@@ -93,7 +93,8 @@ type Store struct {
 func (s *Store) Load() *Snapshot { return s.cur.Load() }
 
 // Put swaps in a new snapshot holding p and the other collection's current
-// part, and returns it.
+// part, and returns it, with no revision check: for tests and tools. The
+// refresh side uses Update, and replicas PutUnlessOlder.
 func (s *Store) Put(p *Part) *Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -120,7 +121,7 @@ func (s *Store) Update(fn func(cur *Snapshot) (*Part, error)) (*Snapshot, error)
 // BuildCV serialises the CV: one object keyed by content type id, each an
 // array of that type's entries in the fetched order. Every configured type is
 // present, empty or not, so a frontend can rely on the keys.
-func BuildCV(types []string, c *contentful.Collection) (*Part, error) {
+func BuildCV(types []string, c *contentful.Collection, prev *Part) (*Part, error) {
 	byType := make(map[string][]*contentful.Entry, len(types))
 	for _, t := range types {
 		byType[t] = []*contentful.Entry{}
@@ -149,7 +150,7 @@ func BuildCV(types []string, c *contentful.Collection) (*Part, error) {
 	body = append(body, '}')
 	return &Part{
 		Collection: CV,
-		Root:       NewResource(body, orNow(modified)),
+		Root:       rootResource(body, modified, prev),
 		Entries:    len(c.Entries),
 		Refs:       c.Refs,
 		FetchedAt:  time.Now(),
@@ -195,7 +196,7 @@ func BuildBlog(slugField string, c *contentful.Collection, prev *Part) (p *Part,
 	}
 	return &Part{
 		Collection: Blog,
-		Root:       NewResource(body, orNow(modified)),
+		Root:       rootResource(body, modified, prev),
 		Posts:      posts,
 		Entries:    len(c.Entries),
 		Refs:       c.Refs,
@@ -203,6 +204,24 @@ func BuildBlog(slugField string, c *contentful.Collection, prev *Part) (p *Part,
 		Took:       c.Took,
 		Requests:   c.Requests,
 	}, skipped, nil
+}
+
+// rootResource builds /cv or /blog. Its Last-Modified is the latest
+// updatedAt inside, but never earlier than the previous version's when the
+// bytes changed: removing the newest entry must not move Last-Modified back,
+// or an If-Modified-Since client would keep the removed entry.
+func rootResource(body []byte, modified time.Time, prev *Part) *Resource {
+	modified = orNow(modified)
+	if prev != nil {
+		if string(prev.Root.Body()) == string(body) {
+			return prev.Root
+		}
+		if !modified.Truncate(time.Second).After(prev.Root.ModTime()) {
+			// HTTP dates have whole seconds: step at least one.
+			modified = latest(time.Now(), prev.Root.ModTime().Add(time.Second))
+		}
+	}
+	return NewResource(body, modified)
 }
 
 // reuse returns prev's resource for slug when its bytes are body, else a new one.

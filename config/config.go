@@ -30,7 +30,10 @@ const (
 	DefaultWebhookMaxAge = 30 * time.Second
 	DefaultRefreshEvery  = 15 * time.Minute
 	DefaultCDNWait       = 2 * time.Minute
-	DefaultDedupWindow   = 10 * time.Minute
+	// DefaultDedupWindow: Contentful retries a delivery twice, 30 s apart,
+	// and says a webhook can in rare cases fire twice; ten minutes covers
+	// both with room.
+	DefaultDedupWindow = 10 * time.Minute
 )
 
 // Config is folio's complete configuration. Secrets are held as Secret so that

@@ -154,10 +154,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Space and Environment name what the client reads (for /status).
-func (c *Client) Space() string       { return c.space }
-func (c *Client) Environment() string { return c.env }
-
 // APIError is an answer of the Delivery API other than 200.
 type APIError struct {
 	Status    int
@@ -259,11 +255,9 @@ func (c *Client) retryAfter(err error, n int) (time.Duration, bool) {
 			return apiErr.Reset + rand.N(c.retry.BaseDelay/2+1), true
 		}
 		return c.retry.backoff(n), true
-	case errors.Is(err, ErrMalformed):
-		// A truncated body is usually a dropped connection: try again.
-		return c.retry.backoff(n), true
 	default:
-		// Network errors and attempt timeouts.
+		// Network errors, attempt timeouts, and truncated bodies (usually a
+		// dropped connection).
 		return c.retry.backoff(n), true
 	}
 }

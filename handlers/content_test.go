@@ -29,7 +29,7 @@ func snapshotFor(t testing.TB, store *cache.Store, tag string, n int) {
 		ID: "me", ContentType: "profile", Revision: 1,
 		Fields: map[string]any{"name": "Ada " + tag, "summary": strings.Repeat("builds things; ", 40)},
 	}}}
-	part, err := cache.BuildCV([]string{"profile", "experience"}, cv)
+	part, err := cache.BuildCV([]string{"profile", "experience"}, cv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

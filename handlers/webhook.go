@@ -32,6 +32,9 @@ type WebhookOptions struct {
 	Space       string // payloads for another space are ignored
 	Environment string // payloads for another environment are ignored
 	Collections refresh.Collections
+	// Busy, when set, reports a collection with a refresh under way: a
+	// change nothing served contains may be linked by what it will serve.
+	Busy func(cache.Collection) bool
 }
 
 // Webhook receives Contentful's calls. It runs after the authentication
@@ -125,6 +128,13 @@ func (h *Webhook) Receive(c *gin.Context) {
 		return
 	}
 	cols := refresh.Affected(ch, h.opts.Collections, h.store.Load())
+	if len(cols) == 0 && h.opts.Busy != nil {
+		for _, c := range []cache.Collection{cache.Blog, cache.CV} {
+			if h.opts.Busy(c) {
+				cols = append(cols, c)
+			}
+		}
+	}
 	if len(cols) == 0 {
 		h.answer(c, seen, refresh.Ignored, "nothing folio serves contains "+string(ch.Ref()))
 		return

@@ -76,7 +76,7 @@ func newHook(t *testing.T, guard *auth.Guard, queueSize int) *hook {
 	h := &hook{t: t, store: store, queue: refresh.NewMemoryQueue(queueSize), log: refresh.NewEventLog(100)}
 	h.router = NewRouter(Deps{
 		Store: store, Logger: testLogger, Status: NewStatus(Info{}, store),
-		Webhook: NewWebhook(store, h.queue, refresh.NewMemoryDedup(refresh.DefaultDedupWindow, 1000), h.log,
+		Webhook: NewWebhook(store, h.queue, refresh.NewMemoryDedup(10*time.Minute, 1000), h.log,
 			WebhookOptions{Space: "space1", Environment: "master", Collections: hookCols}),
 		Auth: guard, Limits: NewClientLimits(10_000, 10_000),
 	})

@@ -63,9 +63,9 @@ func (q *Queue) Enqueue(ctx context.Context, e refresh.Event) error {
 	return q.local.Enqueue(ctx, e)
 }
 
-// Ack acknowledges a finished event's stream entry: called once its
-// snapshot is stored. A failure leaves it pending, to be redone
-// (at-least-once).
+// Ack acknowledges a finished event's stream entry. An event done whose
+// snapshot could not be stored is left pending, so that a leader redoes it
+// (at-least-once); so is one whose acknowledgement fails.
 func (q *Queue) Ack(r refresh.Record) {
 	if r.StreamID == "" {
 		return
@@ -73,6 +73,10 @@ func (q *Queue) Ack(r refresh.Record) {
 	q.mu.Lock()
 	delete(q.dispatched, r.StreamID)
 	q.mu.Unlock()
+	if r.Outcome == refresh.Done && !r.Persisted {
+		q.s.log.Warn("redis: event left unacknowledged: its snapshot was not stored", "event", r.ID)
+		return
+	}
 	ctx, cancel := q.s.ctx(context.Background())
 	defer cancel()
 	if err := q.s.note(q.s.rdb.XAck(ctx, q.s.keys.stream, group, r.StreamID).Err()); err != nil {
@@ -174,7 +178,7 @@ func (q *Queue) dispatch(ctx context.Context, msgs []redis.XMessage) {
 		var e refresh.Event
 		if err := json.Unmarshal([]byte(raw), &e); err != nil || e.ID == "" {
 			q.s.log.Error("redis: unreadable event dropped", "stream_id", m.ID, "error", err)
-			q.Ack(refresh.Record{Event: refresh.Event{StreamID: m.ID}})
+			q.Ack(refresh.Record{Event: refresh.Event{StreamID: m.ID}, Outcome: refresh.Dead})
 			continue
 		}
 		e.StreamID = m.ID

@@ -12,18 +12,23 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// partTTL keeps superseded parts readable for a while, so a replica that
-// read the pointer just before it moved still finds the part it names.
-const partTTL = 24 * time.Hour
+// partTTL keeps a superseded part readable for a while, so a replica that
+// read the pointer just before it moved still finds the part it names. The
+// current part has no expiry.
+const partTTL = time.Hour
 
 // publishScript writes a part and moves the collection's pointer to it in
 // one step, and only while the caller holds the leader lease: a leader that
-// paused past its lease cannot overwrite a newer leader's snapshot.
-// KEYS: lease, current, part. ARGV: owner, collection, version, bytes, ttl.
+// paused past its lease cannot overwrite a newer leader's snapshot. The part
+// it replaces starts to expire. All keys share the {snapshot} hash tag.
+// KEYS: lease, current, part. ARGV: owner, collection, version, bytes, ttl,
+// the key prefix of this collection's parts.
 var publishScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5])
+local old = redis.call('HGET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+if old and old ~= ARGV[3] then redis.call('EXPIRE', ARGV[6] .. old, ARGV[5]) end
 return 1
 `)
 
@@ -41,7 +46,8 @@ func (s *State) SavePart(ctx context.Context, p *cache.Part) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.ctx(ctx)
+	// A part can be megabytes: give the write time in proportion.
+	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout+time.Duration(len(b)>>20)*time.Second)
 	defer cancel()
 	seq, err := s.rdb.Incr(ctx, s.keys.seq).Result()
 	if s.note(err) != nil {
@@ -50,7 +56,7 @@ func (s *State) SavePart(ctx context.Context, p *cache.Part) error {
 	version := strconv.FormatInt(seq, 10)
 	col := string(p.Collection)
 	ok, err := publishScript.Run(ctx, s.rdb, []string{s.keys.lease, s.keys.current, s.keys.part(col, version)},
-		s.id, col, version, b, int(partTTL.Seconds())).Int()
+		s.id, col, version, b, int(partTTL.Seconds()), s.keys.part(col, "")).Int()
 	if s.note(err) != nil {
 		return fmt.Errorf("redisstate: saving %s: %w", p.Collection, err)
 	}

@@ -16,7 +16,7 @@ func TestAffected(t *testing.T) {
 	cv, err := cache.BuildCV(cols.CVTypes, &contentful.Collection{
 		Entries: []*contentful.Entry{{ID: "me", ContentType: "profile"}},
 		Refs:    map[contentful.Ref]int{"Entry:me": 1, "Entry:featured-post": 2, "Asset:portrait": 1},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,11 +6,6 @@ import (
 	"time"
 )
 
-// DefaultDedupWindow is how long an accepted change is remembered.
-// Contentful retries a delivery twice, 30 s apart, and says a webhook can in
-// rare cases fire twice; ten minutes covers both with room.
-const DefaultDedupWindow = 10 * time.Minute
-
 // MemoryDedup remembers accepted keys for a window, in process memory,
 // bounded so a flood of distinct keys cannot grow it without limit.
 type MemoryDedup struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -74,15 +75,19 @@ type Engine struct {
 	events *EventLog
 	cols   map[cache.Collection]*worker
 
-	mu       sync.Mutex
-	inflight map[string]*inflight // event id → collections still to finish
+	mu sync.Mutex // guards every inflight's fields
 }
 
-// inflight follows one event across the collections it affects.
+// inflight follows one dispatch of an event across the collections it
+// affects. Each task holds its own, so a second dispatch of the same event
+// id (a redelivery) never corrupts the first one's count.
 type inflight struct {
 	remaining int
 	outcome   Outcome
 	errMsg    string
+	// unstored is set when a snapshot the event produced could not be
+	// persisted: a durable queue must then not acknowledge it.
+	unstored bool
 }
 
 // worker is one collection's state.
@@ -91,7 +96,7 @@ type worker struct {
 	mu      sync.Mutex
 	pending []*task
 	wake    chan struct{}
-	fetches int // for tests and /status
+	fetches int // started fetches, for tests
 	// fetching is true while a fetch runs; burst records that an event
 	// arrived meanwhile, so the trailing fetch waits out MinInterval.
 	fetching bool
@@ -101,6 +106,7 @@ type worker struct {
 // task is one event waiting in one collection.
 type task struct {
 	ev        Event
+	in        *inflight
 	attempts  int // failed fetches
 	polls     int // fetches that did not show the revision yet
 	notBefore time.Time
@@ -114,7 +120,7 @@ func NewEngine(loader *Loader, opts EngineOptions, log *slog.Logger) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{loader: loader, opts: opts, log: log, events: NewEventLog(opts.LogSize),
-		cols: map[cache.Collection]*worker{}, inflight: map[string]*inflight{}}
+		cols: map[cache.Collection]*worker{}}
 	for _, c := range []cache.Collection{cache.CV, cache.Blog} {
 		e.cols[c] = &worker{col: c, wake: make(chan struct{}, 1)}
 	}
@@ -130,6 +136,19 @@ func (e *Engine) Fetches(c cache.Collection) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.fetches
+}
+
+// Busy reports whether a collection has a fetch running or events waiting:
+// a change to an entity its pending content may come to link must not be
+// dismissed as unserved.
+func (e *Engine) Busy(c cache.Collection) bool {
+	w, ok := e.cols[c]
+	if !ok {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fetching || len(w.pending) > 0
 }
 
 // Run consumes events until ctx ends or events closes.
@@ -170,16 +189,14 @@ func (e *Engine) Dispatch(ev Event) {
 		}
 	}
 	if len(valid) == 0 {
-		e.finish(ev, Ignored, "no collection to refresh", nil)
+		e.finish(ev, &inflight{outcome: Ignored, errMsg: "no collection to refresh"})
 		return
 	}
-	e.mu.Lock()
-	e.inflight[ev.ID] = &inflight{remaining: len(valid), outcome: Done}
-	e.mu.Unlock()
-	e.events.Add(Record{Event: ev, Outcome: Pending})
+	in := &inflight{remaining: len(valid), outcome: Done}
+	e.events.Begin(ev)
 	for _, w := range valid {
 		w.mu.Lock()
-		w.pending = append(w.pending, &task{ev: ev, notBefore: now, deadline: ev.ReceivedAt.Add(e.opts.WaitBound)})
+		w.pending = append(w.pending, &task{ev: ev, in: in, notBefore: now, deadline: ev.ReceivedAt.Add(e.opts.WaitBound)})
 		w.burst = w.burst || w.fetching
 		w.mu.Unlock()
 		select {
@@ -275,8 +292,9 @@ func (w *worker) requeue(t *task) {
 func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task) {
 	fetched, err := e.loader.fetchCollection(ctx, w.col)
 	var snap *cache.Snapshot
+	stored := true
 	if err == nil {
-		snap, err = e.loader.install(w.col, fetched)
+		snap, stored, err = e.loader.install(w.col, fetched, false)
 	}
 	// The fetch is over: events from here on are not a burst behind it.
 	w.mu.Lock()
@@ -309,6 +327,11 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task) {
 	for _, t := range batch {
 		e.events.Update(t.ev.ID, func(r *Record) { r.Attempts++ })
 		if fetched != nil && satisfied(t.ev, w.col, fetched, e.loader.cols) {
+			if !stored {
+				e.mu.Lock()
+				t.in.unstored = true
+				e.mu.Unlock()
+			}
 			e.settle(t, w.col, Done, "", snap)
 			continue
 		}
@@ -331,12 +354,13 @@ func satisfied(ev Event, col cache.Collection, fetched *contentful.Collection, c
 	if ev.Full || ev.Revision == 0 && !ev.Action.Removes() {
 		return true
 	}
-	rev, present := fetched.Refs[ev.Entity]
-	present = present && rev > 0
+	rev, linked := fetched.Refs[ev.Entity]
 	if ev.Action.Removes() {
-		return !present
+		// Gone, or still linked but rendered as null.
+		return !linked || rev == 0
 	}
-	if present {
+	if linked {
+		// rev 0 is a link that does not resolve yet: the CDN still lags.
 		return rev >= ev.Revision
 	}
 	// Absent after a publish: an entry of this collection's own types must
@@ -364,36 +388,28 @@ func ownType(ev Event, col cache.Collection, cols Collections) bool {
 // is the worst of its collections'.
 func (e *Engine) settle(t *task, col cache.Collection, o Outcome, errMsg string, snap *cache.Snapshot) {
 	e.mu.Lock()
-	in, ok := e.inflight[t.ev.ID]
-	if !ok {
-		e.mu.Unlock()
-		return
-	}
+	in := t.in
 	in.remaining--
 	if rank(o) > rank(in.outcome) {
 		in.outcome, in.errMsg = o, errMsg
 	}
 	last := in.remaining == 0
-	if last {
-		delete(e.inflight, t.ev.ID)
-	}
-	outcome, msg := in.outcome, in.errMsg
 	e.mu.Unlock()
 
-	var etag string
 	if p := snap.Part(col); p != nil {
-		etag = p.Root.ETag()
-	}
-	e.events.Update(t.ev.ID, func(r *Record) {
-		if etag != "" {
-			if r.Snapshots == nil {
-				r.Snapshots = map[string]string{}
+		etag := p.Root.ETag()
+		e.events.Update(t.ev.ID, func(r *Record) {
+			// Copy on write: /status may be encoding the old map.
+			m := maps.Clone(r.Snapshots)
+			if m == nil {
+				m = map[string]string{}
 			}
-			r.Snapshots[string(col)] = etag
-		}
-	})
+			m[string(col)] = etag
+			r.Snapshots = m
+		})
+	}
 	if last {
-		e.finish(t.ev, outcome, msg, nil)
+		e.finish(t.ev, in)
 	}
 }
 
@@ -408,17 +424,20 @@ func rank(o Outcome) int {
 }
 
 // finish records an event's final outcome and reports it.
-func (e *Engine) finish(ev Event, o Outcome, errMsg string, _ error) {
+func (e *Engine) finish(ev Event, in *inflight) {
 	now := e.opts.Clock.Now()
+	e.mu.Lock()
+	o, errMsg, persisted := in.outcome, in.errMsg, !in.unstored
+	e.mu.Unlock()
 	var final Record
 	found := false
 	e.events.Update(ev.ID, func(r *Record) {
-		r.Outcome, r.Error, r.FinishedAt = o, errMsg, now.UTC()
+		r.Outcome, r.Error, r.FinishedAt, r.Persisted = o, errMsg, now.UTC(), persisted
 		r.DurationMillis = now.Sub(r.ReceivedAt).Milliseconds()
 		final, found = *r, true
 	})
 	if !found {
-		final = Record{Event: ev, Outcome: o, Error: errMsg, FinishedAt: now.UTC()}
+		final = Record{Event: ev, Outcome: o, Error: errMsg, FinishedAt: now.UTC(), Persisted: persisted}
 		e.events.Add(final)
 		if o == Dead {
 			e.events.AddDead(final)
@@ -471,9 +490,7 @@ func (e *Engine) Replay(ctx context.Context, q Enqueuer, id string) (Event, erro
 		e.events.AddDead(rec) // still dead: nothing was replayed
 		return Event{}, err
 	}
-	rec.Replays++
-	rec.Event, rec.Outcome, rec.Error, rec.Attempts = ev, Pending, "", 0
-	e.events.Add(rec)
+	e.events.Update(ev.ID, func(r *Record) { r.Replays = rec.Replays + 1 })
 	return ev, nil
 }
 

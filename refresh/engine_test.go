@@ -428,3 +428,36 @@ func TestFullRefreshCoversBoth(t *testing.T) {
 		t.Fatal("CV not refreshed")
 	}
 }
+
+// TestUnresolvedLinkWaitsForTheAsset: a post links an asset that is not
+// published yet (null). The asset's publish webhook must wait until the
+// Delivery API resolves the link, not count the lagging null as done.
+func TestUnresolvedLinkWaitsForTheAsset(t *testing.T) {
+	linking := json.RawMessage(`{"sys":{"type":"Entry","id":"p","revision":1,"createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-01T00:00:00Z",
+		"contentType":{"sys":{"type":"Link","linkType":"ContentType","id":"blogPost"}}},
+		"fields":{"slug":"p","publishDate":"2025-01-01","hero":{"sys":{"type":"Link","linkType":"Asset","id":"hero"}}}}`)
+	f := newEngine(t, refresh.EngineOptions{}, linking)
+	if !strings.Contains(f.post("p"), `"hero":null`) {
+		t.Fatalf("setup: %s", f.post("p"))
+	}
+	asset := json.RawMessage(`{"sys":{"type":"Asset","id":"hero","revision":1,"updatedAt":"2025-02-01T00:00:00Z"},
+		"fields":{"title":"Hero","file":{"url":"//images.example/hero.jpg","contentType":"image/jpeg"}}}`)
+	if err := f.api.PutLagged(asset); err != nil {
+		t.Fatal(err)
+	}
+	ev := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Asset.publish", Action: contentful.Publish,
+		Entity: contentful.AssetRef("hero"), Revision: 1, Collections: []cache.Collection{cache.Blog}, ReceivedAt: f.clock.Now()}
+	f.events <- ev
+	f.awaitWait()
+	if r, _ := f.engine.Log().Get(ev.ID); r.Outcome != refresh.Retrying {
+		t.Fatalf("the lagging null counted as done: %s", r.Outcome)
+	}
+	f.api.ReleaseLag()
+	f.clock.Advance(20 * time.Second)
+	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done {
+		t.Fatalf("after the asset resolved: %+v", r)
+	}
+	if !strings.Contains(f.post("p"), `"url":"https://images.example/hero.jpg"`) {
+		t.Fatalf("the asset is not served: %s", f.post("p"))
+	}
+}

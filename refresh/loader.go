@@ -49,8 +49,9 @@ type Loader struct {
 }
 
 // SetPersist has every installed part also written out (to Redis) before the
-// install counts as done, so an event is acknowledged only once its
-// snapshot is stored. A failure to persist is logged; the part is served.
+// install counts as done; an event whose part could not be stored is not
+// acknowledged (Record.Persisted), so it is redone. The part is served
+// either way.
 func (l *Loader) SetPersist(fn func(*cache.Part) error) { l.persist = fn }
 
 // Failure is the last refresh that failed, for /status.
@@ -74,12 +75,16 @@ func NewLoader(f Fetcher, s Store, cols Collections, log *slog.Logger) *Loader {
 // Refresh fetches one collection and swaps it in. On any error the served
 // snapshot stays as it was and the error is returned.
 func (l *Loader) Refresh(ctx context.Context, col cache.Collection) (*cache.Snapshot, error) {
+	return l.refresh(ctx, col, false)
+}
+
+func (l *Loader) refresh(ctx context.Context, col cache.Collection, onlyIfEmpty bool) (*cache.Snapshot, error) {
 	fetched, err := l.fetchCollection(ctx, col)
 	if err != nil {
 		l.failed(col, err)
 		return l.store.Load(), fmt.Errorf("refresh %s: %w", col, err)
 	}
-	snap, err := l.install(col, fetched)
+	snap, _, err := l.install(col, fetched, onlyIfEmpty)
 	if err != nil {
 		l.failed(col, err)
 		return snap, fmt.Errorf("refresh %s: %w", col, err)
@@ -102,14 +107,22 @@ var ErrOlder = errors.New("refresh: the Delivery API returned older content than
 
 // install builds fetched and swaps it in, unless it is older than what is
 // served (checked under the store's writer lock, so two installs cannot
-// cross).
-func (l *Loader) install(col cache.Collection, fetched *contentful.Collection) (*cache.Snapshot, error) {
-	snap, err := l.store.Update(func(cur *cache.Snapshot) (*cache.Part, error) {
+// cross), or, with onlyIfEmpty, unless something is served already (a first
+// load must never replace what a webhook's refresh installed meanwhile).
+// stored reports whether the part was also persisted (always true without
+// persistence); the part is served either way.
+func (l *Loader) install(col cache.Collection, fetched *contentful.Collection, onlyIfEmpty bool) (snap *cache.Snapshot, stored bool, err error) {
+	installed := false
+	snap, err = l.store.Update(func(cur *cache.Snapshot) (*cache.Part, error) {
+		if onlyIfEmpty && cur.Part(col) != nil {
+			return nil, nil
+		}
 		if ref, was, now, older := goesBack(cur.Part(col), fetched); older {
 			return nil, fmt.Errorf("%w: %s at revision %d, served %d", ErrOlder, ref, now, was)
 		}
+		installed = true
 		if col == cache.CV {
-			return cache.BuildCV(l.cols.CVTypes, fetched)
+			return cache.BuildCV(l.cols.CVTypes, fetched, cur.Part(cache.CV))
 		}
 		p, skipped, err := cache.BuildBlog(l.cols.SlugField, fetched, cur.Part(cache.Blog))
 		for _, s := range skipped {
@@ -117,19 +130,21 @@ func (l *Loader) install(col cache.Collection, fetched *contentful.Collection) (
 		}
 		return p, err
 	})
-	if err != nil {
-		return snap, err
+	if err != nil || !installed {
+		return snap, true, err
 	}
 	p := snap.Part(col)
+	stored = true
 	if l.persist != nil {
 		if err := l.persist(p); err != nil {
+			stored = false
 			l.log.Warn("snapshot not persisted; serving it from memory", "collection", string(col), "error", err)
 		}
 	}
 	l.log.Info("collection loaded", "collection", string(col), "entries", p.Entries,
 		"bytes", p.Bytes(), "requests", p.Requests, "took", p.Took.Round(time.Millisecond).String(),
 		"etag", p.Root.ETag())
-	return snap, nil
+	return snap, stored, nil
 }
 
 // goesBack reports an entity that fetched holds at a lower revision than
@@ -169,7 +184,7 @@ func (l *Loader) Initial(ctx context.Context, sleep func(context.Context, time.D
 			if l.store.Load().Part(col) != nil {
 				continue
 			}
-			if _, err := l.Refresh(ctx, col); err != nil {
+			if _, err := l.refresh(ctx, col, true); err != nil {
 				errs = append(errs, err)
 			}
 		}

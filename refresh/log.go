@@ -37,6 +37,9 @@ type Record struct {
 	Snapshots map[string]string `json:"snapshots,omitempty"`
 	// Replays counts how often an operator replayed it.
 	Replays int `json:"replays,omitempty"`
+	// Persisted is false when a snapshot it produced could not be stored
+	// (Redis): its durable queue entry stays unacknowledged, to be redone.
+	Persisted bool `json:"persisted"`
 }
 
 // EventLog keeps the most recent events (a ring) and the dead letters, both
@@ -70,13 +73,29 @@ func (l *EventLog) Add(r Record) {
 	l.records[r.ID] = &r
 }
 
+// Begin records an event being dispatched: a new line, or, for an event
+// seen before (a replay, a redelivery), the same line reset to pending with
+// its replay count kept.
+func (l *EventLog) Begin(ev Event) {
+	l.mu.Lock()
+	if r, ok := l.records[ev.ID]; ok {
+		replays := r.Replays
+		*r = Record{Event: ev, Outcome: Pending, Replays: replays}
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	l.Add(Record{Event: ev, Outcome: Pending})
+}
+
 // Update changes a recorded event in place; a no-op for evicted events.
 func (l *EventLog) Update(id string, fn func(r *Record)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if r, ok := l.records[id]; ok {
+		was := r.Outcome
 		fn(r)
-		if r.Outcome == Dead {
+		if r.Outcome == Dead && was != Dead {
 			l.addDead(*r)
 		}
 	}
