@@ -15,7 +15,7 @@ import (
 // durability is where events and snapshots outlive the process: memory
 // only by default, Redis when REDIS_URL is set.
 type durability struct {
-	queue  refresh.Enqueuer // webhooks and admin actions enqueue here
+	queue refresh.Enqueuer // webhooks and admin actions enqueue here
 	// safety takes the periodic safety refresh: with Redis, only the
 	// leader's counts (one refetch per interval for all replicas).
 	safety refresh.Enqueuer
