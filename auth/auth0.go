@@ -115,7 +115,7 @@ type Principal struct {
 	Subject string
 	// Scopes are the token's scope entries followed by its permissions.
 	Scopes []string
-	// Method is how the caller authenticated: MethodAuth0Basic or
+	// Method is how the caller authenticated, such as MethodAuth0Basic or
 	// MethodAuth0Bearer.
 	Method string
 }
@@ -785,6 +785,9 @@ type outcomeKey struct{}
 // wrapper verifies against them first and only calls the remote key set when
 // a fetch is both needed and allowed: inside the window, tokens no known key
 // verifies are refused without a request and without involving go-oidc.
+// Callers that need keys while a fetch is under way wait for it rather than
+// being refused, so a burst of first requests (or of requests right after a
+// key rotation) all verify against the one fetch.
 type limitedKeySet struct {
 	remote *oidc.RemoteKeySet
 	gate   *jwksGate

@@ -846,3 +846,28 @@ func TestAuth0ConcurrentFirstUse(t *testing.T) {
 		e.counts(0, round+1, 1)
 	}
 }
+
+func TestAuth0BasicKeepsUnverifiedToken(t *testing.T) {
+	t.Parallel()
+	e := newAuth0Env(t, nil)
+	secret := e.client("c1")
+	p, err := e.a.Bearer(auth0Ctx, e.mint(nil)) // keys fetched now
+	e.check(p, err, 0, "")
+
+	// Auth0 signs with a new key that folio may not fetch yet: the
+	// exchange worked but the token cannot be verified. 503, so that
+	// Contentful retries, and the token is kept rather than exchanged again.
+	e.iss.RotateKey()
+	p, err = e.a.Basic(auth0Ctx, "c1", secret)
+	e.check(p, err, Unavailable, "auth0_token_unverified")
+	p, err = e.a.Basic(auth0Ctx, "c1", secret)
+	e.check(p, err, Unavailable, "auth0_token_unverified")
+	e.counts(1, 1, 1)
+
+	e.clock.Advance(DefaultAuth0JWKSRefetch)
+	p, err = e.a.Basic(auth0Ctx, "c1", secret)
+	e.check(p, err, 0, "")
+	p, err = e.a.Basic(auth0Ctx, "c1", secret)
+	e.check(p, err, 0, "")
+	e.counts(1, 2, 1)
+}
