@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,9 +19,7 @@ import (
 func BenchmarkColdStartFromRedis(b *testing.B) {
 	rds := redistest.Start(b)
 	_, api := space(b)
-	a := start(b, api, rds.URL)
-	a.until("saved", 10*time.Second, func() bool { return strings.Count(a.logs.String(), "redis: snapshot saved") >= 2 })
-	a.stop()
+	startLeader(b, api, rds.URL).stop()
 
 	var took []time.Duration
 	for b.Loop() {

@@ -237,13 +237,21 @@ func leader(t testing.TB, fs ...*folio) *folio {
 	return found
 }
 
+// startLeader starts a lone folio and waits until it leads and has stored
+// both collections in Redis.
+func startLeader(t testing.TB, api, redisURL string) *folio {
+	t.Helper()
+	f := start(t, api, redisURL)
+	f.until("ready", 10*time.Second, func() bool { return f.status("/readyz") == 200 })
+	leader(t, f)
+	f.until("snapshot saved", 10*time.Second, func() bool { return strings.Count(f.logs.String(), "redis: snapshot saved") >= 2 })
+	return f
+}
+
 func TestRestartServesFromRedisWithContentfulDown(t *testing.T) {
 	rds := redistest.Start(t)
 	_, api := space(t)
-	a := start(t, api, rds.URL)
-	a.until("ready", 10*time.Second, func() bool { return a.status("/readyz") == 200 })
-	leader(t, a)
-	a.until("snapshot saved", 10*time.Second, func() bool { return strings.Count(a.logs.String(), "redis: snapshot saved") >= 2 })
+	a := startLeader(t, api, rds.URL)
 	before := map[string]string{}
 	for _, p := range []string{"/cv", "/blog", "/blog/p1"} {
 		_, before[p] = a.get(p)
@@ -262,10 +270,7 @@ func TestRestartServesFromRedisWithContentfulDown(t *testing.T) {
 func TestKilledProcessEventIsCompletedByTheNext(t *testing.T) {
 	rds := redistest.Start(t)
 	apiSrv, api := space(t)
-	a := start(t, api, rds.URL)
-	a.until("ready", 10*time.Second, func() bool { return a.status("/readyz") == 200 })
-	leader(t, a)
-	a.until("snapshot saved", 10*time.Second, func() bool { return strings.Count(a.logs.String(), "redis: snapshot saved") >= 2 })
+	a := startLeader(t, api, rds.URL)
 
 	// The refresh will hang in the Delivery API: kill -9 after the 202.
 	apiSrv.SetDelay(time.Hour)
