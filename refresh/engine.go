@@ -97,8 +97,9 @@ type worker struct {
 	pending []*task
 	wake    chan struct{}
 	fetches int // started fetches, for tests
-	// fetching is true while a fetch runs; burst records that an event
-	// arrived meanwhile, so the trailing fetch waits out MinInterval.
+	// fetching is true while the Delivery API is being read; burst records
+	// that an event arrived meanwhile, so the trailing fetch waits out
+	// MinInterval.
 	fetching bool
 	burst    bool
 }
@@ -291,15 +292,16 @@ func (w *worker) requeue(t *task) {
 
 func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task) {
 	fetched, err := e.loader.fetchCollection(ctx, w.col)
+	// The fetch is over: an event from here on is not part of a burst that
+	// arrived while the Delivery API was being read.
+	w.mu.Lock()
+	w.fetching = false
+	w.mu.Unlock()
 	var snap *cache.Snapshot
 	stored := true
 	if err == nil {
 		snap, stored, err = e.loader.install(w.col, fetched, false)
 	}
-	// The fetch is over: events from here on are not a burst behind it.
-	w.mu.Lock()
-	w.fetching = false
-	w.mu.Unlock()
 	now := e.opts.Clock.Now()
 	if err != nil && !errors.Is(err, ErrOlder) {
 		if ctx.Err() != nil {
