@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,8 +48,7 @@ func TestMain(m *testing.M) {
 			code = 1
 		}
 	}
-	ranTests := flag.Lookup("test.run").Value.String() != "^$"
-	if code == 0 && ranTests && !strings.Contains(logs, "webhook accepted") {
+	if code == 0 && hooksBuilt.Load() && !strings.Contains(logs, "webhook accepted") {
 		fmt.Fprintln(os.Stderr, "FAIL: the webhook tests logged nothing: the secret search proved nothing")
 		code = 1
 	}
@@ -68,8 +67,13 @@ type hook struct {
 
 var hookCols = refresh.Collections{CVTypes: []string{"profile", "experience"}, BlogType: "blogPost", SlugField: "slug"}
 
+// hooksBuilt tells TestMain that webhook cases ran, so their logs must hold
+// something for the secret search to mean anything.
+var hooksBuilt atomic.Bool
+
 func newHook(t *testing.T, guard *auth.Guard, queueSize int) *hook {
 	t.Helper()
+	hooksBuilt.Store(true)
 	remember(signingSecret)
 	store := &cache.Store{}
 	snapshotFor(t, store, "one", 3)
