@@ -203,27 +203,16 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		return err
 	}
 	log := newLogger(cfg.LogFormat, stderr)
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	src := source{baseURL: cfg.BaseURL, space: cfg.SpaceID, env: cfg.Environment, token: cfg.AccessToken.Reveal()}
 	if cfg.Demo {
 		if src, err = startDemo(ctx, log); err != nil {
-			ln.Close()
 			return err
 		}
 		if cfg.WebhookSecret == "" {
 			cfg.WebhookSecret = config.Secret(demoSecret())
-			_, port, _ := net.SplitHostPort(ln.Addr().String())
-			log.Warn("DEMO MODE: webhooks are accepted when signed with this generated secret (a new one at every start)",
-				"secret", cfg.WebhookSecret.Reveal(),
-				"try", "CONTENTFUL_WEBHOOK_SECRET="+cfg.WebhookSecret.Reveal()+" FOLIO_ADDR=:"+port+
-					" folio webhook send --type blogPost --id post-retries --revision 2")
 		}
 	}
 	client, err := contentful.New(contentful.Options{
@@ -232,7 +221,6 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		HTTPClient: &http.Client{Transport: http.DefaultTransport},
 	})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 
@@ -242,10 +230,12 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	local := refresh.NewMemoryQueue(queueSize)
 	dur, err := newDurability(cfg, src, log, store, loader, local)
 	if err != nil {
-		ln.Close()
 		return err
 	}
-	defer dur.close()
+	defer func() {
+		cancel() // the workers stop before their Redis connection closes
+		dur.close()
+	}()
 	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, RedisUp: dur.up})
 	engine := refresh.NewEngine(loader, refresh.EngineOptions{
 		WaitBound: cfg.CDNWait,
@@ -257,7 +247,6 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 
 	guard, err := newGuard(cfg, log)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	status := handlers.NewStatus(handlers.Info{
@@ -281,6 +270,18 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		Metrics:      met.Handler(),
 		CountWebhook: met.Webhook,
 	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.Demo {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		log.Warn("DEMO MODE: webhooks are accepted when signed with this generated secret (a new one at every start)",
+			"secret", cfg.WebhookSecret.Reveal(),
+			"try", "CONTENTFUL_WEBHOOK_SECRET="+cfg.WebhookSecret.Reveal()+" FOLIO_ADDR=:"+port+
+				" folio webhook send --type blogPost --id post-retries --revision 2")
+	}
 
 	// Snapshots stored in Redis are served before Contentful is asked.
 	dur.preload(ctx)
