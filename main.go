@@ -142,21 +142,23 @@ func run(ctx context.Context, args []string, env config.Lookup, stdout, stderr i
 
 func newFlags(name string, stderr io.Writer, text string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package's own messages are dropped: parse reports errors once.
+	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, text)
+		fs.SetOutput(stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
 
+// parse parses flags; -h and --help print the usage (flag calls Usage) and
+// end the command with exit 0.
 func parse(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard) // report errors once, as a usageError
 	err := fs.Parse(args)
-	fs.SetOutput(nil)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		fs.Usage()
 		return err
 	case err != nil:
 		return usageError{err.Error()}
