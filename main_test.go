@@ -31,7 +31,8 @@ func TestCommands(t *testing.T) {
 		{[]string{"version"}, 0, "folio dev"},
 		{[]string{"help"}, 0, "Usage:"},
 		{[]string{"--help"}, 0, "Usage:"},
-		{[]string{"healthcheck", "--help"}, 0, "--url"},
+		{[]string{"healthcheck", "--help"}, 0, "-url string"},
+		{[]string{"webhook", "send", "--help"}, 0, "-secret-file string"},
 		{[]string{"bogus"}, 2, `unknown command "bogus"`},
 		{[]string{"serve", "--nope"}, 2, "flag provided but not defined: -nope"},
 		{[]string{"version", "extra"}, 2, `unexpected argument "extra"`},
@@ -41,8 +42,12 @@ func TestCommands(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		err := run(context.Background(), c.args, envOf(nil), &stdout, &stderr)
 		code := exitCode(err, &stderr)
-		if code != c.code || !strings.Contains(stdout.String()+stderr.String(), c.out) {
-			t.Errorf("folio %v: exit %d, want %d; output %q lacks %q", c.args, code, c.code, stdout.String()+stderr.String(), c.out)
+		out := stdout.String() + stderr.String()
+		if code != c.code || !strings.Contains(out, c.out) {
+			t.Errorf("folio %v: exit %d, want %d; output %q lacks %q", c.args, code, c.code, out, c.out)
+		}
+		if n := strings.Count(out, "Usage:"); n > 1 {
+			t.Errorf("folio %v prints its usage %d times", c.args, n)
 		}
 	}
 }
