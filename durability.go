@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/folio-cms/folio/cache"
@@ -17,16 +20,17 @@ import (
 type durability struct {
 	queue refresh.Enqueuer // webhooks and admin actions enqueue here
 	// safety takes the periodic safety refresh: with Redis, only the
-	// leader's counts (one refetch per interval for all replicas).
+	// leader's (or, during an outage, each replica's own) counts.
 	safety refresh.Enqueuer
 	dedup  handlers.Deduper
-	ack    func(refresh.Record) // an event's snapshot is stored
+	ack    func(refresh.Record) // an event finished: acknowledge it if stored
 	status func() any           // the redis section of /status
 	up     func() float64       // folio_redis_up
-	// start runs the background parts; preload blocks until snapshots
-	// stored in Redis are served (bounded), before Contentful is asked.
-	start   func(ctx context.Context, engine *refresh.Engine)
-	preload func(ctx context.Context)
+	// preload blocks until the snapshots stored in Redis are served
+	// (bounded), before Contentful is asked; start runs the background
+	// parts, each registered on wg so that shutdown can wait for them.
+	preload func(ctx context.Context, wg *sync.WaitGroup)
+	start   func(ctx context.Context, wg *sync.WaitGroup, engine *refresh.Engine)
 	close   func()
 }
 
@@ -37,8 +41,8 @@ func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache
 			queue: local, safety: local, dedup: memDedup, ack: func(refresh.Record) {},
 			status:  func() any { return map[string]bool{"configured": false, "connected": false} },
 			up:      func() float64 { return -1 },
-			start:   func(context.Context, *refresh.Engine) {},
-			preload: func(context.Context) {},
+			preload: func(context.Context, *sync.WaitGroup) {},
+			start:   func(context.Context, *sync.WaitGroup, *refresh.Engine) {},
 			close:   func() {},
 		}, nil
 	}
@@ -50,15 +54,22 @@ func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache
 		return nil, err
 	}
 	q := state.NewQueue(local)
-	synced := make(chan struct{})
 	loader.SetPersist(func(p *cache.Part) error {
-		if !state.Leader() {
-			return nil // the leader writes; a follower serves what it loaded
+		err := state.SavePart(context.Background(), p)
+		if errors.Is(err, redisstate.ErrNotLeader) {
+			// A follower serves what it loaded; the leader stores.
+			return fmt.Errorf("%w: %w", refresh.ErrNotStored, err)
 		}
-		return state.SavePart(context.Background(), p)
+		return err
 	})
 	return &durability{
-		queue:  q,
+		queue: q,
+		safety: enqueueFunc(func(ctx context.Context, e refresh.Event) error {
+			if state.Leader() || !state.Up() {
+				return local.Enqueue(ctx, e)
+			}
+			return nil // the leader refreshes for every replica
+		}),
 		dedup:  state.NewDedup(cfg.DedupWindow, memDedup),
 		ack:    q.Ack,
 		status: func() any { return state.Status() },
@@ -68,24 +79,29 @@ func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache
 			}
 			return 0
 		},
-		start: func(ctx context.Context, engine *refresh.Engine) {
-			go q.Run(ctx, func() {
-				// A new leader catches up on whatever happened while no
-				// one led (or Redis was away): one fetch per collection.
-				if _, err := engine.RefreshAll(ctx, local, "leader-catch-up"); err != nil {
-					log.Warn("catch-up refresh not queued", "error", err)
-				}
+		preload: func(ctx context.Context, wg *sync.WaitGroup) {
+			synced := make(chan struct{})
+			wg.Go(func() {
+				state.Follow(ctx, store, 5*time.Second, func(p *cache.Part) {
+					log.Info("snapshot loaded from redis", "collection", string(p.Collection), "etag", p.Root.ETag())
+				}, synced)
 			})
-		},
-		preload: func(ctx context.Context) {
-			go state.Follow(ctx, store, 5*time.Second, func(p *cache.Part) {
-				log.Info("snapshot loaded from redis", "collection", string(p.Collection), "etag", p.Root.ETag())
-			}, synced)
 			select {
 			case <-synced:
 			case <-time.After(3 * time.Second):
 			case <-ctx.Done():
 			}
+		},
+		start: func(ctx context.Context, wg *sync.WaitGroup, engine *refresh.Engine) {
+			wg.Go(func() {
+				q.Run(ctx, func() {
+					// A new leader catches up on whatever happened while no
+					// one led (or Redis was away): one fetch per collection.
+					if _, err := engine.RefreshAll(ctx, local, "leader-catch-up"); err != nil {
+						log.Warn("catch-up refresh not queued", "error", err)
+					}
+				})
+			})
 		},
 		close: func() { state.Close() },
 	}, nil

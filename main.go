@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -205,12 +206,19 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		return err
 	}
 	log := newLogger(cfg.LogFormat, stderr)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// Shutdown order: ctx (the signal) stops HTTP first, so in-flight
+	// webhooks are answered and queued; then work stops the workers, which
+	// are waited for; then Redis is closed (its lease released).
+	work, stopWork := context.WithCancel(context.Background())
+	var workers sync.WaitGroup
+	defer func() {
+		stopWork()
+		workers.Wait()
+	}()
 
 	src := source{baseURL: cfg.BaseURL, space: cfg.SpaceID, env: cfg.Environment, token: cfg.AccessToken.Reveal()}
 	if cfg.Demo {
-		if src, err = startDemo(ctx, log); err != nil {
+		if src, err = startDemo(work, log); err != nil {
 			return err
 		}
 		if cfg.WebhookSecret == "" {
@@ -235,7 +243,8 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		return err
 	}
 	defer func() {
-		cancel() // the workers stop before their Redis connection closes
+		stopWork()
+		workers.Wait()
 		dur.close()
 	}()
 	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, RedisUp: dur.up})
@@ -286,15 +295,15 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	}
 
 	// Snapshots stored in Redis are served before Contentful is asked.
-	dur.preload(ctx)
-	go engine.Run(ctx, local.Events())
-	go engine.RunSafetyRefresh(ctx, dur.safety, cfg.RefreshEvery)
-	dur.start(ctx, engine)
-	go func() {
-		if err := loader.Initial(ctx, sleepCtx); err == nil {
+	dur.preload(work, &workers)
+	workers.Go(func() { engine.Run(work, local.Events()) })
+	workers.Go(func() { engine.RunSafetyRefresh(work, dur.safety, cfg.RefreshEvery) })
+	dur.start(work, &workers, engine)
+	workers.Go(func() {
+		if err := loader.Initial(work, sleepCtx); err == nil {
 			log.Info("ready: content loaded", "addr", ln.Addr().String())
 		}
-	}()
+	})
 
 	log.Info("folio listening", "addr", ln.Addr().String(), "version", version, "space", src.space,
 		"environment", src.env, "demo", cfg.Demo)

@@ -437,3 +437,25 @@ func TestRedisOutage(t *testing.T) {
 		return pending == 0
 	})
 }
+
+// TestSafetyRefreshWithRedis: with Redis, only the leader runs the safety
+// refresh, and it repairs a change whose webhook never came.
+func TestSafetyRefreshWithRedis(t *testing.T) {
+	rds := redistest.Start(t)
+	apiSrv, api := space(t)
+	a := startLeader(t, api, rds.URL)
+	b := start(t, api, rds.URL, "FOLIO_REFRESH_INTERVAL=300ms")
+	b.until("ready", 10*time.Second, func() bool { return b.status("/readyz") == 200 })
+	a.stop() // b takes over the lease and with it the safety refresh
+	leader(t, b)
+	b.until("the new leader's catch-up", 10*time.Second, func() bool {
+		return strings.Contains(b.logs.String(), `"topic":"leader-catch-up"`)
+	})
+	if err := apiSrv.Put(post("p2", 7)); err != nil {
+		t.Fatal(err)
+	}
+	b.until("the missed change repaired", 15*time.Second, func() bool { return b.serves("p2", 7) })
+	if !strings.Contains(b.logs.String(), `"topic":"safety-refresh"`) {
+		t.Fatalf("no safety refresh in the log:\n%s", tail(b.logs.String(), 20))
+	}
+}

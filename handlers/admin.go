@@ -12,7 +12,7 @@ import (
 // Engine is what the admin routes need from the refresh side.
 type Engine interface {
 	Replay(ctx context.Context, q refresh.Enqueuer, id string) (refresh.Event, error)
-	RefreshAll(ctx context.Context, q refresh.Enqueuer, reason string) (refresh.Event, error)
+	ForceRefresh(ctx context.Context, q refresh.Enqueuer) (refresh.Event, error)
 	Log() *refresh.EventLog
 }
 
@@ -49,9 +49,10 @@ func (h *Admin) Replay(c *gin.Context) {
 	c.JSON(http.StatusAccepted, gin.H{"status": "accepted", "eventId": ev.ID})
 }
 
-// Refresh answers POST /admin/refresh: refetch everything.
+// Refresh answers POST /admin/refresh: refetch everything and install it
+// even where it is older than what is served.
 func (h *Admin) Refresh(c *gin.Context) {
-	ev, err := h.engine.RefreshAll(c, h.queue, "admin-refresh")
+	ev, err := h.engine.ForceRefresh(c, h.queue)
 	if err != nil {
 		fail(c, err)
 		return

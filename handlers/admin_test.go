@@ -51,7 +51,7 @@ func TestAdminRoutes(t *testing.T) {
 	if w := call(h, "POST", "/admin/refresh", true); w.Code != 202 || queue.Len() != 1 {
 		t.Fatalf("refresh: %d %s, queued %d", w.Code, w.Body.String(), queue.Len())
 	}
-	if ev := <-queue.Events(); !ev.Full {
+	if ev := <-queue.Events(); !ev.Full || !ev.Force {
 		t.Fatalf("queued %+v", ev)
 	}
 	if w := call(h, "POST", "/admin/dead-letters/evt_nope/replay", true); w.Code != 404 || errorCode(t, w) != "dead_letter_not_found" {

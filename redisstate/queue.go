@@ -36,7 +36,14 @@ type Queue struct {
 
 	mu         sync.Mutex
 	dispatched map[string]bool // stream ids handed to the engine, not yet acknowledged
+	// held are events accepted while Redis was away. They were processed
+	// locally; once Redis returns they go to the stream too, so the leader
+	// makes every replica serve them (at-least-once: redoing one is cheap).
+	held []refresh.Event
 }
+
+// maxHeld bounds the events remembered during an outage.
+const maxHeld = 10_000
 
 // NewQueue returns the durable queue over local.
 func (s *State) NewQueue(local Local) *Queue {
@@ -60,7 +67,39 @@ func (q *Queue) Enqueue(ctx context.Context, e refresh.Event) error {
 		}
 		q.s.log.Warn("redis: event held in memory", "event", e.ID, "error", err)
 	}
-	return q.local.Enqueue(ctx, e)
+	if err := q.local.Enqueue(ctx, e); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	if len(q.held) < maxHeld {
+		q.held = append(q.held, e)
+	}
+	q.mu.Unlock()
+	return nil
+}
+
+// flushHeld adds the events accepted during an outage to the stream.
+func (q *Queue) flushHeld(ctx context.Context) {
+	q.mu.Lock()
+	held := q.held
+	q.held = nil
+	q.mu.Unlock()
+	for i, e := range held {
+		b, _ := json.Marshal(e)
+		c, cancel := q.s.ctx(ctx)
+		err := q.s.note(q.s.rdb.XAdd(c, &redis.XAddArgs{Stream: q.s.keys.stream, MaxLen: streamMax, Approx: true,
+			Values: map[string]any{"event": b}}).Err())
+		cancel()
+		if err != nil {
+			q.mu.Lock()
+			q.held = append(held[i:], q.held...)
+			q.mu.Unlock()
+			return
+		}
+	}
+	if len(held) > 0 {
+		q.s.log.Info("redis: events accepted during the outage handed to the stream", "count", len(held))
+	}
 }
 
 // Ack acknowledges a finished event's stream entry. An event done whose
@@ -76,6 +115,9 @@ func (q *Queue) Ack(r refresh.Record) {
 	if r.Outcome == refresh.Done && !r.Persisted {
 		q.s.log.Warn("redis: event left unacknowledged: its snapshot was not stored", "event", r.ID)
 		return
+	}
+	if !q.s.up.Load() {
+		return // pending in Redis: a leader redoes it after ClaimIdle
 	}
 	ctx, cancel := q.s.ctx(context.Background())
 	defer cancel()
@@ -100,6 +142,7 @@ func (q *Queue) Run(ctx context.Context, onLeader func()) {
 			}
 			groupReady = false
 		}
+		q.flushHeld(ctx)
 		if !groupReady {
 			groupReady = q.createGroup(ctx) == nil
 		}
@@ -226,6 +269,8 @@ func (s *State) holdLease(ctx context.Context) bool {
 	return ok
 }
 
+// release gives the lease up if this process holds it (the script checks),
+// so the others need not wait out its TTL.
 func (s *State) release(ctx context.Context) {
 	releaseScript.Run(ctx, s.rdb, []string{s.keys.lease}, s.id)
 	s.leader.Store(false)

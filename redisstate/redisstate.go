@@ -156,11 +156,9 @@ func redactErr(err error, raw string) error {
 
 // Close closes the connection, releasing the lease if held.
 func (s *State) Close() error {
-	if s.leader.Load() {
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.OpTimeout)
-		s.release(ctx)
-		cancel()
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.OpTimeout)
+	s.release(ctx)
+	cancel()
 	return s.rdb.Close()
 }
 

@@ -19,13 +19,15 @@ const partTTL = time.Hour
 
 // publishScript writes a part and moves the collection's pointer to it in
 // one step, and only while the caller holds the leader lease: a leader that
-// paused past its lease cannot overwrite a newer leader's snapshot. The part
-// it replaces starts to expire. All keys share the {snapshot} hash tag.
+// paused past its lease cannot overwrite a newer leader's snapshot, and a
+// write that lost a race to a later version leaves the pointer alone. The
+// part it replaces starts to expire. All keys share the {snapshot} hash tag.
 // KEYS: lease, current, part. ARGV: owner, collection, version, bytes, ttl,
 // the key prefix of this collection's parts.
 var publishScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local old = redis.call('HGET', KEYS[2], ARGV[2])
+if old and tonumber(old) > tonumber(ARGV[3]) then return 2 end
 redis.call('SET', KEYS[3], ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 if old and old ~= ARGV[3] then redis.call('EXPIRE', ARGV[6] .. old, ARGV[5]) end
@@ -60,9 +62,12 @@ func (s *State) SavePart(ctx context.Context, p *cache.Part) error {
 	if s.note(err) != nil {
 		return fmt.Errorf("redisstate: saving %s: %w", p.Collection, err)
 	}
-	if ok != 1 {
+	switch ok {
+	case 0:
 		s.leader.Store(false)
 		return ErrNotLeader
+	case 2:
+		return nil // a later version is already current
 	}
 	s.seen(p.Collection, version)
 	s.note(s.rdb.Publish(ctx, s.keys.updates, col+":"+version).Err())

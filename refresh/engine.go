@@ -300,7 +300,13 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task) {
 	var snap *cache.Snapshot
 	stored := true
 	if err == nil {
-		snap, stored, err = e.loader.install(w.col, fetched, false)
+		mode := installNewer
+		for _, t := range batch {
+			if t.ev.Force {
+				mode = installForce
+			}
+		}
+		snap, stored, err = e.loader.install(w.col, fetched, mode)
 	}
 	now := e.opts.Clock.Now()
 	if err != nil && !errors.Is(err, ErrOlder) {
@@ -449,7 +455,7 @@ func (e *Engine) finish(ev Event, in *inflight) {
 	if o == Dead || o == Failed {
 		level = slog.LevelError
 	}
-	e.log.Log(context.Background(), level, "event finished", "event", ev.ID, "entity", string(ev.Entity),
+	e.log.Log(context.Background(), level, "event finished", "event", ev.ID, "topic", ev.Topic, "entity", string(ev.Entity),
 		"revision", ev.Revision, "outcome", string(o), "millis", final.DurationMillis, "error", errMsg)
 	if e.opts.OnFinal != nil {
 		e.opts.OnFinal(final)
@@ -497,9 +503,18 @@ func (e *Engine) Replay(ctx context.Context, q Enqueuer, id string) (Event, erro
 }
 
 // RefreshAll queues a refetch of every collection, coalesced with whatever
-// else is pending: an operator's "force refresh" and the safety timer.
+// else is pending: the safety timer and a new leader's catch-up.
 func (e *Engine) RefreshAll(ctx context.Context, q Enqueuer, reason string) (Event, error) {
 	ev := Event{ID: NewEventID(), Topic: reason, Entity: "", Full: true,
+		Collections: []cache.Collection{cache.Blog, cache.CV}, ReceivedAt: e.opts.Clock.Now().UTC()}
+	return ev, q.Enqueue(ctx, ev)
+}
+
+// ForceRefresh is an operator's full refresh: what the Delivery API returns
+// is installed even where it holds a lower revision than served (the way
+// out when an entity was deleted and re-created with the same id).
+func (e *Engine) ForceRefresh(ctx context.Context, q Enqueuer) (Event, error) {
+	ev := Event{ID: NewEventID(), Topic: "admin-refresh", Full: true, Force: true,
 		Collections: []cache.Collection{cache.Blog, cache.CV}, ReceivedAt: e.opts.Clock.Now().UTC()}
 	return ev, q.Enqueue(ctx, ev)
 }

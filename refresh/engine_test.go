@@ -153,6 +153,24 @@ func (f *engineFixture) final() refresh.Record {
 	}
 }
 
+// finalOf waits for one event's final record, moving the clock on
+// whenever the engine waits (polls, backoff, burst spacing).
+func (f *engineFixture) finalOf(id string) refresh.Record {
+	f.t.Helper()
+	for {
+		select {
+		case r := <-f.finals:
+			if r.ID == id {
+				return r
+			}
+		case <-f.clock.waits:
+			f.clock.Advance(time.Minute)
+		case <-time.After(10 * time.Second):
+			f.t.Fatalf("event %s never finished", id)
+		}
+	}
+}
+
 // awaitWait returns once the engine waits on the clock: it has settled
 // what it fetched and is polling or backing off.
 func (f *engineFixture) awaitWait() {
@@ -459,5 +477,36 @@ func TestUnresolvedLinkWaitsForTheAsset(t *testing.T) {
 	}
 	if !strings.Contains(f.post("p"), `"url":"https://images.example/hero.jpg"`) {
 		t.Fatalf("the asset is not served: %s", f.post("p"))
+	}
+}
+
+// TestForceRefreshInstallsLowerRevisions: an entity deleted and re-created
+// with the same id starts again at revision 1. A normal refresh keeps the
+// served revision 3 (revisions only move forward); an operator's forced
+// refresh installs what the API serves.
+func TestForceRefreshInstallsLowerRevisions(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("p", 3, "Old"))
+	if err := f.api.Put(post("p", 1, "Re-created")); err != nil {
+		t.Fatal(err)
+	}
+	q := refresh.NewMemoryQueue(10)
+	if _, err := f.engine.RefreshAll(context.Background(), q, "safety-refresh"); err != nil {
+		t.Fatal(err)
+	}
+	f.events <- <-q.Events()
+	f.awaitWait() // the older answer is refused; the refresh polls on
+	if !strings.Contains(f.post("p"), `"title":"Old"`) {
+		t.Fatal("a normal refresh moved a revision back")
+	}
+	ev, err := f.engine.ForceRefresh(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.events <- <-q.Events()
+	if r := f.finalOf(ev.ID); r.Outcome != refresh.Done {
+		t.Fatalf("forced refresh: %+v", r)
+	}
+	if !strings.Contains(f.post("p"), `"title":"Re-created"`) {
+		t.Fatalf("the forced refresh did not install: %s", f.post("p"))
 	}
 }

@@ -26,6 +26,9 @@ type Event struct {
 	// Full marks a refresh of everything asked by an operator or the safety
 	// timer rather than by a webhook.
 	Full bool `json:"full,omitempty"`
+	// Force installs what the Delivery API returns even where it is older
+	// than what is served (an operator's refresh).
+	Force bool `json:"force,omitempty"`
 	// StreamID is the event's id in the Redis stream, to acknowledge it once
 	// its snapshot is stored; empty for events held in memory.
 	StreamID string `json:"streamId,omitempty"`

@@ -75,16 +75,16 @@ func NewLoader(f Fetcher, s Store, cols Collections, log *slog.Logger) *Loader {
 // Refresh fetches one collection and swaps it in. On any error the served
 // snapshot stays as it was and the error is returned.
 func (l *Loader) Refresh(ctx context.Context, col cache.Collection) (*cache.Snapshot, error) {
-	return l.refresh(ctx, col, false)
+	return l.refresh(ctx, col, installNewer)
 }
 
-func (l *Loader) refresh(ctx context.Context, col cache.Collection, onlyIfEmpty bool) (*cache.Snapshot, error) {
+func (l *Loader) refresh(ctx context.Context, col cache.Collection, mode installMode) (*cache.Snapshot, error) {
 	fetched, err := l.fetchCollection(ctx, col)
 	if err != nil {
 		l.failed(col, err)
 		return l.store.Load(), fmt.Errorf("refresh %s: %w", col, err)
 	}
-	snap, _, err := l.install(col, fetched, onlyIfEmpty)
+	snap, _, err := l.install(col, fetched, mode)
 	if err != nil {
 		l.failed(col, err)
 		return snap, fmt.Errorf("refresh %s: %w", col, err)
@@ -105,19 +105,38 @@ func (l *Loader) fetchCollection(ctx context.Context, col cache.Collection) (*co
 // forward.
 var ErrOlder = errors.New("refresh: the Delivery API returned older content than folio serves")
 
-// install builds fetched and swaps it in, unless it is older than what is
-// served (checked under the store's writer lock, so two installs cannot
-// cross), or, with onlyIfEmpty, unless something is served already (a first
-// load must never replace what a webhook's refresh installed meanwhile).
-// stored reports whether the part was also persisted (always true without
-// persistence); the part is served either way.
-func (l *Loader) install(col cache.Collection, fetched *contentful.Collection, onlyIfEmpty bool) (snap *cache.Snapshot, stored bool, err error) {
+// installMode says when a fetched collection may replace the served one.
+type installMode int
+
+const (
+	// installNewer: unless it holds an entity at a lower revision than
+	// served (a lagging CDN edge): revisions only move forward.
+	installNewer installMode = iota
+	// installIfEmpty: only where nothing is served yet (the first load must
+	// never replace what a webhook's refresh installed meanwhile).
+	installIfEmpty
+	// installForce: whatever the Delivery API returned. An operator's forced
+	// refresh, the way out when an entity's revision legitimately went down
+	// (deleted, then re-created with the same id).
+	installForce
+)
+
+// ErrNotStored, returned (wrapped) by the persist function, says the part
+// was deliberately not stored (this replica does not lead): the event that
+// produced it is not acknowledged, and nothing is logged.
+var ErrNotStored = errors.New("refresh: part not stored")
+
+// install builds fetched and swaps it in as mode allows, checked under the
+// store's writer lock so two installs cannot cross. stored reports whether
+// the part was also persisted (always true without persistence); the part
+// is served either way.
+func (l *Loader) install(col cache.Collection, fetched *contentful.Collection, mode installMode) (snap *cache.Snapshot, stored bool, err error) {
 	installed := false
 	snap, err = l.store.Update(func(cur *cache.Snapshot) (*cache.Part, error) {
-		if onlyIfEmpty && cur.Part(col) != nil {
+		if mode == installIfEmpty && cur.Part(col) != nil {
 			return nil, nil
 		}
-		if ref, was, now, older := goesBack(cur.Part(col), fetched); older {
+		if ref, was, now, older := goesBack(cur.Part(col), fetched); older && mode != installForce {
 			return nil, fmt.Errorf("%w: %s at revision %d, served %d", ErrOlder, ref, now, was)
 		}
 		installed = true
@@ -138,7 +157,9 @@ func (l *Loader) install(col cache.Collection, fetched *contentful.Collection, o
 	if l.persist != nil {
 		if err := l.persist(p); err != nil {
 			stored = false
-			l.log.Warn("snapshot not persisted; serving it from memory", "collection", string(col), "error", err)
+			if !errors.Is(err, ErrNotStored) {
+				l.log.Warn("snapshot not persisted; serving it from memory", "collection", string(col), "error", err)
+			}
 		}
 	}
 	l.log.Info("collection loaded", "collection", string(col), "entries", p.Entries,
@@ -184,7 +205,7 @@ func (l *Loader) Initial(ctx context.Context, sleep func(context.Context, time.D
 			if l.store.Load().Part(col) != nil {
 				continue
 			}
-			if _, err := l.refresh(ctx, col, true); err != nil {
+			if _, err := l.refresh(ctx, col, installIfEmpty); err != nil {
 				errs = append(errs, err)
 			}
 		}
