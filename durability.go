@@ -23,9 +23,12 @@ type durability struct {
 	// leader's (or, during an outage, each replica's own) counts.
 	safety refresh.Enqueuer
 	dedup  handlers.Deduper
-	ack    func(refresh.Record) // an event finished: acknowledge it if stored
-	status func() any           // the redis section of /status
-	up     func() float64       // folio_redis_up
+	// follower reports that another process (the Redis leader) handles
+	// events, so a webhook this replica finds unserved is passed on.
+	follower func() bool
+	ack      func(refresh.Record) // an event finished: acknowledge it if stored
+	status   func() any           // the redis section of /status
+	up       func() float64       // folio_redis_up
 	// preload blocks until the snapshots stored in Redis are served
 	// (bounded), before Contentful is asked; start runs the background
 	// parts, each registered on wg so that shutdown can wait for them.
@@ -39,11 +42,12 @@ func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache
 	if cfg.RedisURL == "" {
 		return &durability{
 			queue: local, safety: local, dedup: memDedup, ack: func(refresh.Record) {},
-			status:  func() any { return map[string]bool{"configured": false, "connected": false} },
-			up:      func() float64 { return -1 },
-			preload: func(context.Context, *sync.WaitGroup) {},
-			start:   func(context.Context, *sync.WaitGroup, *refresh.Engine) {},
-			close:   func() {},
+			follower: func() bool { return false },
+			status:   func() any { return map[string]bool{"configured": false, "connected": false} },
+			up:       func() float64 { return -1 },
+			preload:  func(context.Context, *sync.WaitGroup) {},
+			start:    func(context.Context, *sync.WaitGroup, *refresh.Engine) {},
+			close:    func() {},
 		}, nil
 	}
 	// Keys are scoped to the space and environment, so deployments sharing
@@ -70,9 +74,10 @@ func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache
 			}
 			return nil // the leader refreshes for every replica
 		}),
-		dedup:  state.NewDedup(cfg.DedupWindow, memDedup),
-		ack:    q.Ack,
-		status: func() any { return state.Status() },
+		dedup:    state.NewDedup(cfg.DedupWindow, memDedup),
+		follower: func() bool { return state.Up() && !state.Leader() },
+		ack:      q.Ack,
+		status:   func() any { return state.Status() },
 		up: func() float64 {
 			if state.Up() {
 				return 1

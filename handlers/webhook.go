@@ -35,6 +35,10 @@ type WebhookOptions struct {
 	// Busy, when set, reports a collection with a refresh under way: a
 	// change nothing served contains may be linked by what it will serve.
 	Busy func(cache.Collection) bool
+	// Defer, when it reports true, leaves a change that affects nothing
+	// served here to the process that will handle it (the Redis leader,
+	// whose content may be newer) instead of ignoring it.
+	Defer func() bool
 }
 
 // Webhook receives Contentful's calls. It runs after the authentication
@@ -135,7 +139,9 @@ func (h *Webhook) Receive(c *gin.Context) {
 			}
 		}
 	}
-	if len(cols) == 0 {
+	if len(cols) == 0 && h.opts.Defer != nil && h.opts.Defer() {
+		seen.Resolve = true
+	} else if len(cols) == 0 {
 		h.answer(c, seen, refresh.Ignored, "nothing folio serves contains "+string(ch.Ref()))
 		return
 	}

@@ -405,3 +405,21 @@ func TestAuth0(t *testing.T) {
 		t.Fatalf("Auth0 down: %d %s", w.Code, w.Body.String())
 	}
 }
+
+// TestFollowerDefersUnservedChanges: a replica that does not lead passes a
+// change it finds unserved to the leader, whose content may be newer.
+func TestFollowerDefersUnservedChanges(t *testing.T) {
+	h := newHook(t, signedGuard(), 10)
+	h.router = NewRouter(Deps{Store: h.store, Logger: testLogger, Status: NewStatus(Info{}, h.store),
+		Webhook: NewWebhook(h.store, h.queue, refresh.NewMemoryDedup(time.Minute, 100), nil,
+			WebhookOptions{Collections: hookCols, Defer: func() bool { return true }}),
+		Auth: signedGuard(), Limits: NewClientLimits(100, 100)})
+	body := contentful.WebhookBody(contentful.Topic{Kind: "Asset", Action: contentful.Publish},
+		contentful.Change{Kind: "Asset", ID: "new-hero", Revision: 1}, time.Now())
+	if w := h.send("ContentManagement.Asset.publish", body, true); w.Code != 202 {
+		t.Fatalf("%d %s", w.Code, w.Body.String())
+	}
+	if ev := <-h.queue.Events(); !ev.Resolve || len(ev.Collections) != 0 || ev.Entity != "Asset:new-hero" {
+		t.Fatalf("queued %+v", ev)
+	}
+}

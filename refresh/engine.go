@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,6 +153,21 @@ func (e *Engine) Busy(c cache.Collection) bool {
 	return w.fetching || len(w.pending) > 0
 }
 
+// affected works out an event's collections from what this engine serves
+// and is working on.
+func (e *Engine) affected(ev Event) []cache.Collection {
+	kind, id, _ := strings.Cut(string(ev.Entity), ":")
+	cols := Affected(contentful.Change{Kind: kind, ID: id, ContentType: ev.ContentType}, e.loader.cols, e.loader.store.Load())
+	if len(cols) == 0 {
+		for _, c := range []cache.Collection{cache.Blog, cache.CV} {
+			if e.Busy(c) {
+				cols = append(cols, c)
+			}
+		}
+	}
+	return cols
+}
+
 // Run consumes events until ctx ends or events closes.
 func (e *Engine) Run(ctx context.Context, events <-chan Event) {
 	var wg sync.WaitGroup
@@ -182,6 +198,10 @@ func (e *Engine) Dispatch(ev Event) {
 	cols := ev.Collections
 	if ev.Full {
 		cols = []cache.Collection{cache.CV, cache.Blog}
+	}
+	if ev.Resolve && len(cols) == 0 {
+		cols = e.affected(ev)
+		ev.Collections = cols
 	}
 	var valid []*worker
 	for _, c := range cols {

@@ -29,6 +29,10 @@ type Event struct {
 	// Force installs what the Delivery API returns even where it is older
 	// than what is served (an operator's refresh).
 	Force bool `json:"force,omitempty"`
+	// Resolve asks the processing engine to work out the collections: the
+	// replica that took the webhook found nothing it serves affected, but it
+	// does not lead, and the leader's content may be newer than its own.
+	Resolve bool `json:"resolve,omitempty"`
 	// StreamID is the event's id in the Redis stream, to acknowledge it once
 	// its snapshot is stored; empty for events held in memory.
 	StreamID string `json:"streamId,omitempty"`
