@@ -25,6 +25,8 @@ type partWire struct {
 	FetchedAt  time.Time
 	Took       time.Duration
 	Requests   int
+	Top        map[contentful.Ref]bool
+	Removed    map[contentful.Ref]Removal
 }
 
 type resourceWire struct {
@@ -35,7 +37,7 @@ type resourceWire struct {
 // MarshalBinary encodes the part for storage.
 func (p *Part) MarshalBinary() ([]byte, error) {
 	w := partWire{Collection: p.Collection, Root: wire(p.Root), Entries: p.Entries, Refs: p.Refs,
-		FetchedAt: p.FetchedAt, Took: p.Took, Requests: p.Requests}
+		FetchedAt: p.FetchedAt, Took: p.Took, Requests: p.Requests, Top: p.top, Removed: p.Removed}
 	if p.Posts != nil {
 		w.Posts = make(map[string]resourceWire, len(p.Posts))
 		for slug, r := range p.Posts {
@@ -73,7 +75,7 @@ func UnmarshalPart(b []byte) (*Part, error) {
 		return nil, fmt.Errorf("%w: no collection or no root", ErrCorrupt)
 	}
 	p := &Part{Collection: w.Collection, Root: restore(w.Root), Entries: w.Entries, Refs: w.Refs,
-		FetchedAt: w.FetchedAt, Took: w.Took, Requests: w.Requests}
+		FetchedAt: w.FetchedAt, Took: w.Took, Requests: w.Requests, top: w.Top, Removed: w.Removed}
 	if w.Posts != nil || w.Collection == Blog {
 		p.Posts = make(map[string]*Resource, len(w.Posts))
 		for slug, r := range w.Posts {
@@ -99,17 +101,35 @@ func restore(w resourceWire) *Resource {
 }
 
 // OlderThan reports whether p holds some entity at a lower revision than
-// other does: swapping p in for other would move content backwards.
+// other does, or brings back an entry other saw removed, at the revision it
+// had then: swapping p in for other would move content backwards.
 func (p *Part) OlderThan(other *Part) bool {
 	if p == nil || other == nil {
 		return false
 	}
-	for ref, rev := range p.Refs {
-		if rev > 0 && other.Refs[ref] > rev {
-			return true
+	_, _, _, older := Backwards(other, p.Refs)
+	return older
+}
+
+// Backwards finds an entity that refs hold at a lower revision than served
+// does, or an entry served saw removed, back at the revision it had then.
+// An entity refs lack is not "older": unpublishing removes entities.
+func Backwards(served *Part, refs map[contentful.Ref]int) (ref contentful.Ref, was, now int, older bool) {
+	if served == nil {
+		return "", 0, 0, false
+	}
+	for ref, now := range refs {
+		if now <= 0 {
+			continue
+		}
+		if was := served.Refs[ref]; was > now {
+			return ref, was, now, true
+		}
+		if r, ok := served.Removed[ref]; ok && now <= r.Revision {
+			return ref, r.Revision, now, true
 		}
 	}
-	return false
+	return "", 0, 0, false
 }
 
 // PutUnlessOlder swaps in p unless the served part of its collection is

@@ -150,18 +150,26 @@ func TestPartRoundTrip(t *testing.T) {
 // but lowers the latest updatedAt inside; Last-Modified must still advance,
 // or If-Modified-Since would keep the removed entry cached.
 func TestLastModifiedNeverGoesBack(t *testing.T) {
-	newer := &contentful.Collection{Entries: []*contentful.Entry{{ID: "a", Fields: map[string]any{"slug": "a"}}, {ID: "b", Fields: map[string]any{"slug": "b"}}}}
+	newer := &contentful.Collection{Entries: []*contentful.Entry{{ID: "a", Fields: map[string]any{"slug": "a"}}, {ID: "b", Fields: map[string]any{"slug": "b"}}},
+		Refs: map[contentful.Ref]int{"Entry:a": 1, "Entry:b": 1}}
 	first, _, err := BuildBlog("slug", newer, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fewer := &contentful.Collection{Entries: newer.Entries[:1]}
+	fewer := &contentful.Collection{Entries: newer.Entries[:1], Refs: map[contentful.Ref]int{"Entry:a": 1}}
 	second, _, err := BuildBlog("slug", fewer, first)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !second.Root.ModTime().After(first.Root.ModTime()) || second.Root.NotModifiedSince(first.Root.LastModified()[0]) {
 		t.Fatalf("Last-Modified %v after %v", second.Root.ModTime(), first.Root.ModTime())
+	}
+	if _, ok := second.Removed["Entry:b"]; !ok {
+		t.Fatalf("the removed post is not remembered: %v", second.Removed)
+	}
+	b, _ := second.MarshalBinary()
+	if stored, err := UnmarshalPart(b); err != nil || len(stored.Removed) != 1 || !first.OlderThan(stored) {
+		t.Fatalf("a stored part must keep its removals (%v), so a replica refuses the older list", err)
 	}
 	same, _, _ := BuildBlog("slug", fewer, second)
 	if same.Root != second.Root || same.Posts["a"] != second.Posts["a"] {

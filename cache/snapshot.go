@@ -27,10 +27,55 @@ type Part struct {
 	Entries    int
 	// Refs holds every entity the part contains, directly or through a link,
 	// with its revision: what a webhook about that entity affects.
-	Refs      map[contentful.Ref]int
+	Refs map[contentful.Ref]int
+	// Removed remembers the collection's own entries that a later version
+	// no longer holds (unpublished, archived, deleted), with the revision
+	// they had and when they went, so that a lagging CDN answer cannot bring
+	// one back at that revision. Kept for RemovedTTL.
+	Removed   map[contentful.Ref]Removal
 	FetchedAt time.Time
 	Took      time.Duration // the Delivery API fetch
 	Requests  int           // Delivery API calls the fetch made
+	top       map[contentful.Ref]bool
+}
+
+func topOf(c *contentful.Collection) map[contentful.Ref]bool {
+	m := make(map[contentful.Ref]bool, len(c.Entries))
+	for _, e := range c.Entries {
+		m[contentful.EntryRef(e.ID)] = true
+	}
+	return m
+}
+
+// Removal is one entry gone from a collection.
+type Removal struct {
+	Revision int
+	At       time.Time
+}
+
+// RemovedTTL bounds how long a removal is remembered: far longer than any
+// CDN lag, short enough that the map stays small.
+const RemovedTTL = time.Hour
+
+// removals carries prev's removals forward and adds prev's entries that c
+// no longer holds.
+func removals(prev *Part, c *contentful.Collection, now time.Time) map[contentful.Ref]Removal {
+	if prev == nil {
+		return nil
+	}
+	present := topOf(c)
+	out := map[contentful.Ref]Removal{}
+	for ref, r := range prev.Removed {
+		if !present[ref] && now.Sub(r.At) < RemovedTTL {
+			out[ref] = r
+		}
+	}
+	for ref := range prev.top {
+		if !present[ref] {
+			out[ref] = Removal{Revision: prev.Refs[ref], At: now}
+		}
+	}
+	return out
 }
 
 // Bytes is the identity size of everything the part serves.
@@ -153,6 +198,8 @@ func BuildCV(types []string, c *contentful.Collection, prev *Part) (*Part, error
 		Root:       rootResource(body, modified, prev),
 		Entries:    len(c.Entries),
 		Refs:       c.Refs,
+		Removed:    removals(prev, c, time.Now()),
+		top:        topOf(c),
 		FetchedAt:  time.Now(),
 		Took:       c.Took,
 		Requests:   c.Requests,
@@ -200,6 +247,8 @@ func BuildBlog(slugField string, c *contentful.Collection, prev *Part) (p *Part,
 		Posts:      posts,
 		Entries:    len(c.Entries),
 		Refs:       c.Refs,
+		Removed:    removals(prev, c, time.Now()),
+		top:        topOf(c),
 		FetchedAt:  time.Now(),
 		Took:       c.Took,
 		Requests:   c.Requests,

@@ -532,3 +532,30 @@ func TestResolveOnTheLeader(t *testing.T) {
 		t.Fatalf("fetches: blog %d, cv %d", blogFetches(f), cvFetches(f))
 	}
 }
+
+// TestRemovedPostStaysRemoved: after an unpublish is served, a lagging CDN
+// answer that still holds the post at its old revision cannot bring it
+// back; a real re-publish (a higher revision) can.
+func TestRemovedPostStaysRemoved(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("p", 2, "Two"), post("q", 1, "Other"))
+	f.api.Delete("p")
+	if r := f.finalOf(f.unpublish("p", 2).ID); r.Outcome != refresh.Done || f.post("p") != "" {
+		t.Fatalf("unpublish: %+v", r)
+	}
+	if err := f.api.Put(post("p", 2, "Two")); err != nil { // a lagging edge
+		t.Fatal(err)
+	}
+	q := refresh.NewMemoryQueue(10)
+	f.engine.RefreshAll(context.Background(), q, "safety-refresh")
+	f.events <- <-q.Events()
+	f.awaitWait()
+	if f.post("p") != "" {
+		t.Fatal("a lagging answer brought the unpublished post back")
+	}
+	if err := f.api.Put(post("p", 3, "Three")); err != nil { // republished
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("p", 3, cache.Blog).ID); r.Outcome != refresh.Done || !strings.Contains(f.post("p"), `"title":"Three"`) {
+		t.Fatalf("republish: %+v %s", r, f.post("p"))
+	}
+}

@@ -136,7 +136,7 @@ func (l *Loader) install(col cache.Collection, fetched *contentful.Collection, m
 		if mode == installIfEmpty && cur.Part(col) != nil {
 			return nil, nil
 		}
-		if ref, was, now, older := goesBack(cur.Part(col), fetched); older && mode != installForce {
+		if ref, was, now, older := cache.Backwards(cur.Part(col), fetched.Refs); older && mode != installForce {
 			return nil, fmt.Errorf("%w: %s at revision %d, served %d", ErrOlder, ref, now, was)
 		}
 		installed = true
@@ -166,21 +166,6 @@ func (l *Loader) install(col cache.Collection, fetched *contentful.Collection, m
 		"bytes", p.Bytes(), "requests", p.Requests, "took", p.Took.Round(time.Millisecond).String(),
 		"etag", p.Root.ETag())
 	return snap, stored, nil
-}
-
-// goesBack reports an entity that fetched holds at a lower revision than
-// served does. An entity missing from fetched is not "older": unpublishing
-// removes entities.
-func goesBack(served *cache.Part, fetched *contentful.Collection) (ref contentful.Ref, was, now int, older bool) {
-	if served == nil {
-		return "", 0, 0, false
-	}
-	for ref, now := range fetched.Refs {
-		if was := served.Refs[ref]; now > 0 && was > now {
-			return ref, was, now, true
-		}
-	}
-	return "", 0, 0, false
 }
 
 // RefreshAll refreshes every collection; it returns the first error after
