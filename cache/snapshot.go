@@ -193,17 +193,24 @@ func BuildCV(types []string, c *contentful.Collection, prev *Part) (*Part, error
 		body = append(append(append(body, key...), ':'), list...)
 	}
 	body = append(body, '}')
+	return newPart(CV, rootResource(body, modified, prev), c, prev), nil
+}
+
+// newPart holds a built collection with what the refresh side needs to
+// know about it.
+func newPart(col Collection, root *Resource, c *contentful.Collection, prev *Part) *Part {
+	now := time.Now()
 	return &Part{
-		Collection: CV,
-		Root:       rootResource(body, modified, prev),
+		Collection: col,
+		Root:       root,
 		Entries:    len(c.Entries),
 		Refs:       c.Refs,
-		Removed:    removals(prev, c, time.Now()),
+		Removed:    removals(prev, c, now),
 		top:        topOf(c),
-		FetchedAt:  time.Now(),
+		FetchedAt:  now,
 		Took:       c.Took,
 		Requests:   c.Requests,
-	}, nil
+	}
 }
 
 // blogList is the JSON of GET /blog.
@@ -241,18 +248,9 @@ func BuildBlog(slugField string, c *contentful.Collection, prev *Part) (p *Part,
 	if err != nil {
 		return nil, nil, fmt.Errorf("cache: encoding the blog: %w", err)
 	}
-	return &Part{
-		Collection: Blog,
-		Root:       rootResource(body, modified, prev),
-		Posts:      posts,
-		Entries:    len(c.Entries),
-		Refs:       c.Refs,
-		Removed:    removals(prev, c, time.Now()),
-		top:        topOf(c),
-		FetchedAt:  time.Now(),
-		Took:       c.Took,
-		Requests:   c.Requests,
-	}, skipped, nil
+	p = newPart(Blog, rootResource(body, modified, prev), c, prev)
+	p.Posts = posts
+	return p, skipped, nil
 }
 
 // rootResource builds /cv or /blog. Its Last-Modified is the latest
