@@ -300,7 +300,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	workers.Go(func() { engine.RunSafetyRefresh(work, dur.safety, cfg.RefreshEvery) })
 	dur.start(work, &workers, engine)
 	workers.Go(func() {
-		if err := loader.Initial(work, sleepCtx); err == nil {
+		if err := loader.Initial(work, refresh.RealClock{}); err == nil {
 			log.Info("ready: content loaded", "addr", ln.Addr().String())
 		}
 	})
@@ -341,17 +341,6 @@ func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, grace tim
 	<-errc // http.ErrServerClosed
 	log.Info("stopped")
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // source is where the Delivery API is.

@@ -182,7 +182,7 @@ func (l *Loader) RefreshAll(ctx context.Context) error {
 
 // Initial loads every collection that is not loaded yet, retrying with capped
 // backoff until all are in or ctx ends. folio is ready only after it.
-func (l *Loader) Initial(ctx context.Context, sleep func(context.Context, time.Duration) error) error {
+func (l *Loader) Initial(ctx context.Context, clock Clock) error {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		var errs []error
@@ -199,8 +199,10 @@ func (l *Loader) Initial(ctx context.Context, sleep func(context.Context, time.D
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		l.log.Error("first load failed; retrying", "attempt", attempt, "wait", wait.Round(time.Millisecond).String(), "error", errors.Join(errs...))
-		if err := sleep(ctx, wait); err != nil {
-			return err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-clock.After(wait):
 		}
 		backoff = min(backoff*2, time.Minute)
 	}

@@ -40,7 +40,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := api.Put(profile("Ada"), post("first", 1, "First")); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.loader.Initial(context.Background(), func(ctx context.Context, _ time.Duration) error { return ctx.Err() }); err != nil {
+	if err := f.loader.Initial(context.Background(), instant{}); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -138,14 +138,27 @@ func TestInitialRetriesUntilLoaded(t *testing.T) {
 	store := &cache.Store{}
 	l := refresh.NewLoader(client, store, cols, nil)
 	waits := 0
-	err := l.Initial(context.Background(), func(ctx context.Context, d time.Duration) error {
+	err := l.Initial(context.Background(), instant{onAfter: func() {
 		waits++
 		if waits == 3 {
 			api.SetToken("wrong") // the operator fixes the token
 		}
-		return nil
-	})
+	}})
 	if err != nil || !store.Load().Ready() || waits != 3 {
 		t.Fatalf("err %v, ready %v, waits %d", err, store.Load().Ready(), waits)
 	}
+}
+
+// instant is a Clock whose waits end at once.
+type instant struct{ onAfter func() }
+
+func (instant) Now() time.Time { return time.Now() }
+
+func (c instant) After(time.Duration) <-chan time.Time {
+	if c.onAfter != nil {
+		c.onAfter()
+	}
+	ch := make(chan time.Time, 1)
+	ch <- time.Now()
+	return ch
 }
