@@ -19,6 +19,10 @@ const (
 	// streamMax bounds the stream; acknowledged entries beyond it go.
 	streamMax = 100_000
 	readBatch = 100
+	// readBlock bounds one blocking read: a new entry returns it at once;
+	// the bound only sets how fast the loop notices shutdown (go-redis does
+	// not interrupt a blocked read on cancellation).
+	readBlock = 250 * time.Millisecond
 )
 
 // Local is the process's own queue: the engine's input.
@@ -158,7 +162,7 @@ func (q *Queue) Run(ctx context.Context, onLeader func()) {
 			}
 		}
 		q.claim(ctx)
-		q.read(ctx, min(tick, time.Second))
+		q.read(ctx, min(tick, readBlock))
 	}
 }
 
