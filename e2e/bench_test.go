@@ -58,15 +58,7 @@ func BenchmarkColdStartFromRedis(b *testing.B) {
 func BenchmarkChangeToAllReplicas(b *testing.B) {
 	rds := redistest.Start(b)
 	apiSrv, api := space(b)
-	fs := []*folio{start(b, api, rds.URL), start(b, api, rds.URL), start(b, api, rds.URL)}
-	for _, f := range fs {
-		f.until("ready", 10*time.Second, func() bool { return f.status("/readyz") == 200 })
-	}
-	lead := leader(b, fs...)
-	follower := fs[0]
-	if follower == lead {
-		follower = fs[1]
-	}
+	fs, _, follower := replicas(b, api, rds.URL)
 	var took []time.Duration
 	rev := 1
 	for b.Loop() {

@@ -237,6 +237,22 @@ func leader(t testing.TB, fs ...*folio) *folio {
 	return found
 }
 
+// replicas starts three folio processes on one Redis, waits until all are
+// ready and one leads, and returns them, the leader and a follower.
+func replicas(t testing.TB, api, redisURL string) (fs []*folio, lead, follower *folio) {
+	t.Helper()
+	fs = []*folio{start(t, api, redisURL), start(t, api, redisURL), start(t, api, redisURL)}
+	for _, f := range fs {
+		f.until("ready", 10*time.Second, func() bool { return f.status("/readyz") == 200 })
+	}
+	lead = leader(t, fs...)
+	follower = fs[0]
+	if follower == lead {
+		follower = fs[1]
+	}
+	return fs, lead, follower
+}
+
 // startLeader starts a lone folio and waits until it leads and has stored
 // both collections in Redis.
 func startLeader(t testing.TB, api, redisURL string) *folio {
@@ -306,23 +322,17 @@ func TestKilledProcessEventIsCompletedByTheNext(t *testing.T) {
 func TestThreeReplicasOneFetch(t *testing.T) {
 	rds := redistest.Start(t)
 	apiSrv, api := space(t)
-	fs := []*folio{start(t, api, rds.URL), start(t, api, rds.URL), start(t, api, rds.URL)}
-	for _, f := range fs {
-		f.until("ready", 10*time.Second, func() bool { return f.status("/readyz") == 200 })
-	}
-	lead := leader(t, fs...)
+	fs, lead, follower := replicas(t, api, rds.URL)
 	lead.until("catch-up done", 10*time.Second, func() bool { return strings.Count(lead.logs.String(), "redis: snapshot saved") >= 2 })
-	time.Sleep(200 * time.Millisecond) // let start-up fetches settle before counting
+	lead.until("start-up fetches over", 5*time.Second, func() bool {
+		return apiSrv.Count(func(r localapi.Request) bool { return r.Status == 0 }) == 0
+	})
 	apiSrv.Reset()
 
 	if err := apiSrv.Put(post("p3", 2)); err != nil {
 		t.Fatal(err)
 	}
 	// The webhook goes to a follower: the leader fetches, all serve.
-	follower := fs[0]
-	if follower == lead {
-		follower = fs[1]
-	}
 	start := time.Now()
 	if code, body := follower.webhook("p3", 2, contentful.Publish); code != 202 {
 		t.Fatalf("webhook: %d %s", code, body)
