@@ -247,14 +247,11 @@ func TestEventDuringFetchGetsTrailingFetch(t *testing.T) {
 	if err := f.api.Put(post("second", 1, "Second")); err != nil {
 		t.Fatal(err)
 	}
-	b := f.publish("second", 1, cache.Blog)
-	// The event is dispatched before fetch 1 goes on: wait for it to be recorded.
-	for {
-		if _, ok := f.engine.Log().Get(b.ID); ok {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// Dispatched directly, so it is held before fetch 1 goes on.
+	b := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
+		Entity: contentful.EntryRef("second"), ContentType: "blogPost", Revision: 1,
+		Collections: []cache.Collection{cache.Blog}, ReceivedAt: f.clock.Now()}
+	f.engine.Dispatch(b)
 	f.gate.release <- struct{}{}
 	if r := f.final(); r.ID != a.ID || r.Outcome != refresh.Done {
 		t.Fatalf("first final: %+v", r)
