@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/folio-cms/folio/auth"
+	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/config"
+	"github.com/folio-cms/folio/contentful"
+	"github.com/folio-cms/folio/contentful/localapi"
+	"github.com/folio-cms/folio/handlers"
+	"github.com/folio-cms/folio/metrics"
+	"github.com/folio-cms/folio/refresh"
+	"github.com/folio-cms/folio/web"
+)
+
+const (
+	// shutdownGrace bounds the drain on SIGTERM: below Docker's 10 s before SIGKILL.
+	shutdownGrace = 8 * time.Second
+	// queueSize holds a bulk publish of a whole space with room to spare;
+	// beyond it webhooks get 503 and Contentful retries them.
+	queueSize = 10_000
+	dedupSize = 100_000
+	// webhookRate and webhookBurst: per client, a bulk publish of a few
+	// hundred entries passes at once, a runaway loop is slowed.
+	webhookRate  = 50
+	webhookBurst = 500
+)
+
+// newLogger logs JSON, or text on a terminal, as FOLIO_LOG_FORMAT says.
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, nil))
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+// serve runs folio until ctx ends.
+func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(env)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogFormat, stderr)
+	// Shutdown order: ctx (the signal) stops HTTP first, so in-flight
+	// webhooks are answered and queued; then work stops the workers, which
+	// are waited for; then Redis is closed (its lease released).
+	work, stopWork := context.WithCancel(context.Background())
+	var workers sync.WaitGroup
+	defer func() {
+		stopWork()
+		workers.Wait()
+	}()
+
+	src := source{baseURL: cfg.BaseURL, space: cfg.SpaceID, env: cfg.Environment, token: cfg.AccessToken.Reveal()}
+	if cfg.Demo {
+		if src, err = startDemo(work, log); err != nil {
+			return err
+		}
+		if cfg.WebhookSecret == "" {
+			cfg.WebhookSecret = config.Secret(demoSecret())
+		}
+	}
+	client, err := contentful.New(contentful.Options{
+		BaseURL: src.baseURL, Space: src.space, Environment: src.env, Token: src.token,
+		Locale: cfg.Locale, Logger: log,
+		HTTPClient: &http.Client{Transport: http.DefaultTransport},
+	})
+	if err != nil {
+		return err
+	}
+
+	store := &cache.Store{}
+	cols := refresh.Collections{CVTypes: cfg.CVTypes, BlogType: cfg.BlogType, BlogOrder: cfg.BlogOrder, SlugField: cfg.SlugField}
+	loader := refresh.NewLoader(client, store, cols, log)
+	local := refresh.NewMemoryQueue(queueSize)
+	dur, err := newDurability(cfg, src, log, store, loader, local)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopWork()
+		workers.Wait()
+		dur.close()
+	}()
+	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, RedisUp: dur.up})
+	engine := refresh.NewEngine(loader, refresh.EngineOptions{
+		WaitBound: cfg.CDNWait,
+		OnFinal: func(r refresh.Record) {
+			dur.ack(r)
+			met.Event(string(r.Outcome))
+		},
+	}, log)
+
+	guard, err := newGuard(cfg, log)
+	if err != nil {
+		return err
+	}
+	status := handlers.NewStatus(handlers.Info{
+		Version: version, Commit: buildCommit(), Demo: cfg.Demo,
+		Space: src.space, Environment: src.env, StartedAt: time.Now(),
+	}, store, func(d *handlers.StatusDoc) {
+		if f := loader.LastFailure(); f != nil {
+			d.LastError = f
+		}
+		d.Events = engine.Log().Recent(50)
+		d.DeadLetters = engine.Log().DeadLetters()
+		d.Redis = dur.status()
+	})
+	router := handlers.NewRouter(handlers.Deps{
+		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.Dashboard,
+		Webhook: handlers.NewWebhook(store, dur.queue, dur.dedup, engine.Log(),
+			handlers.WebhookOptions{Space: src.space, Environment: src.env, Collections: cols, Busy: engine.Busy, Defer: dur.follower}),
+		Auth:         guard,
+		Limits:       handlers.NewClientLimits(webhookRate, webhookBurst),
+		Admin:        handlers.NewAdmin(engine, dur.queue),
+		Metrics:      met.Handler(),
+		CountWebhook: met.Webhook,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.Demo {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		log.Warn("DEMO MODE: webhooks are accepted when signed with this generated secret (a new one at every start)",
+			"secret", cfg.WebhookSecret.Reveal(),
+			"try", "CONTENTFUL_WEBHOOK_SECRET="+cfg.WebhookSecret.Reveal()+" FOLIO_ADDR=:"+port+
+				" folio webhook send --type blogPost --id post-retries --revision 2")
+	}
+
+	// Snapshots stored in Redis are served before Contentful is asked.
+	dur.preload(work, &workers)
+	workers.Go(func() { engine.Run(work, local.Events()) })
+	workers.Go(func() { engine.RunSafetyRefresh(work, dur.safety, cfg.RefreshEvery) })
+	dur.start(work, &workers, engine)
+	workers.Go(func() {
+		if err := loader.Initial(work, refresh.RealClock{}); err == nil {
+			log.Info("ready: content loaded", "addr", ln.Addr().String())
+		}
+	})
+
+	log.Info("folio listening", "addr", ln.Addr().String(), "version", version, "space", src.space,
+		"environment", src.env, "demo", cfg.Demo)
+	return serveHTTP(ctx, newServer(router), ln, shutdownGrace, log)
+}
+
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// serveHTTP serves on ln until ctx ends, then stops accepting, lets in-flight
+// requests finish for up to grace, and returns nil on a clean stop.
+func serveHTTP(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	<-errc // http.ErrServerClosed
+	log.Info("stopped")
+	return nil
+}
+
+// source is where the Delivery API is.
+type source struct{ baseURL, space, env, token string }
+
+// startDemo serves the embedded sample space through an in-process Delivery
+// API on loopback, so demo mode runs the same fetch and normalise code as a
+// real space.
+func startDemo(ctx context.Context, log *slog.Logger) (source, error) {
+	token := randomHex(16)
+	api := localapi.New("folio-demo", "master", token)
+	if err := api.Load(web.DemoSpace); err != nil {
+		return source{}, fmt.Errorf("demo space: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return source{}, fmt.Errorf("demo delivery API: %w", err)
+	}
+	srv := newServer(api)
+	go srv.Serve(ln)
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	log.Warn("DEMO MODE: CONTENTFUL_SPACE_ID is not set, so folio serves its built-in sample space " +
+		"from a local Delivery API. Set CONTENTFUL_SPACE_ID and CONTENTFUL_ACCESS_TOKEN to serve your own.")
+	return source{baseURL: "http://" + ln.Addr().String(), space: "folio-demo", env: "master", token: token}, nil
+}
+
+// demoSecret makes a signing secret of Contentful's form: 64 characters.
+func demoSecret() string { return randomHex(32) }
+
+// newGuard builds webhook authentication from the configuration: a
+// signature check when a signing secret is set, Auth0 when it is set, and a
+// guard that refuses everything when neither is (fail closed).
+func newGuard(cfg config.Config, log *slog.Logger) (*auth.Guard, error) {
+	var sig *auth.SignatureVerifier
+	if s := cfg.WebhookSecret.Reveal(); s != "" {
+		sig = auth.NewSignatureVerifier(s, cfg.WebhookMaxAge)
+	}
+	var a0 *auth.Auth0
+	if cfg.Auth0Enabled() {
+		var err error
+		a0, err = auth.NewAuth0(auth.Auth0Config{
+			IssuerURL: cfg.Auth0IssuerURL, Audience: cfg.Auth0Audience,
+			AllowedClients: cfg.Auth0AllowedClients, RequiredScope: cfg.Auth0RequiredScope, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("auth0: %w", err)
+		}
+	}
+	g := auth.NewGuard(sig, a0)
+	if len(g.Methods()) == 0 {
+		log.Warn("no webhook authentication is configured: every webhook is refused with 503 until " +
+			"CONTENTFUL_WEBHOOK_SECRET or AUTH0_DOMAIN/AUTH0_AUDIENCE is set")
+	} else {
+		log.Info("webhook authentication", "methods", g.Methods())
+	}
+	return g, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
