@@ -10,7 +10,6 @@ import (
 
 	"github.com/folio-cms/folio/cache"
 	"github.com/folio-cms/folio/config"
-	"github.com/folio-cms/folio/handlers"
 	"github.com/folio-cms/folio/redisstate"
 	"github.com/folio-cms/folio/refresh"
 )
@@ -22,7 +21,7 @@ type durability struct {
 	// safety takes the periodic safety refresh: with Redis, only the
 	// leader's (or, during an outage, each replica's own) counts.
 	safety refresh.Enqueuer
-	dedup  handlers.Deduper
+	dedup  refresh.Deduper
 	// follower reports that another process (the Redis leader) handles
 	// events, so a webhook this replica finds unserved is passed on.
 	follower func() bool
@@ -58,14 +57,7 @@ func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache
 		return nil, err
 	}
 	q := state.NewQueue(local)
-	loader.SetPersist(func(p *cache.Part) error {
-		err := state.SavePart(context.Background(), p)
-		if errors.Is(err, redisstate.ErrNotLeader) {
-			// A follower serves what it loaded; the leader stores.
-			return fmt.Errorf("%w: %w", refresh.ErrNotStored, err)
-		}
-		return err
-	})
+	loader.SetSaver(leaderSaver{state})
 	return &durability{
 		queue: q,
 		safety: enqueueFunc(func(ctx context.Context, e refresh.Event) error {
@@ -87,7 +79,8 @@ func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache
 		preload: func(ctx context.Context, wg *sync.WaitGroup) {
 			synced := make(chan struct{})
 			wg.Go(func() {
-				state.Follow(ctx, store, 5*time.Second, func(p *cache.Part) {
+				state.Follow(ctx, 5*time.Second, func(p *cache.Part) {
+					store.Put(p) // the leader's decision is final, lower revisions included
 					log.Info("snapshot loaded from redis", "collection", string(p.Collection), "etag", p.Root.ETag())
 				}, synced)
 			})
@@ -116,3 +109,15 @@ func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache
 type enqueueFunc func(ctx context.Context, e refresh.Event) error
 
 func (f enqueueFunc) Enqueue(ctx context.Context, e refresh.Event) error { return f(ctx, e) }
+
+// leaderSaver stores parts in Redis; a follower's part is deliberately not
+// stored (the leader stores), which refresh.ErrNotStored says.
+type leaderSaver struct{ state *redisstate.State }
+
+func (s leaderSaver) SavePart(ctx context.Context, p *cache.Part) error {
+	err := s.state.SavePart(ctx, p)
+	if errors.Is(err, redisstate.ErrNotLeader) {
+		return fmt.Errorf("%w: %w", refresh.ErrNotStored, err)
+	}
+	return err
+}

@@ -127,8 +127,8 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	})
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.Dashboard,
-		Webhook: handlers.NewWebhook(store, dur.queue, dur.dedup, engine.Log(),
-			handlers.WebhookOptions{Space: src.space, Environment: src.env, Collections: cols, Busy: engine.Busy, Defer: dur.follower}),
+		Webhook: handlers.NewWebhook(refresh.NewIntake(store, dur.queue, dur.dedup, engine.Log(), refresh.IntakeOptions{
+			Space: src.space, Environment: src.env, Collections: cols, Busy: engine.Busy, Follows: dur.follower})),
 		Auth:         guard,
 		Limits:       handlers.NewClientLimits(webhookRate, webhookBurst),
 		Admin:        handlers.NewAdmin(engine, dur.queue),

@@ -54,16 +54,6 @@ func (g *Guard) Authenticate(ctx context.Context, r *http.Request, body []byte) 
 	return g.fromAuthorization(ctx, r.Header.Get("Authorization"))
 }
 
-// AuthenticateAdmin checks an operator's call to an admin route: Auth0 only,
-// since a Contentful signature proves a webhook, not an operator.
-func (g *Guard) AuthenticateAdmin(ctx context.Context, r *http.Request) (*Principal, error) {
-	if g.auth0 == nil {
-		return nil, &Error{Kind: NotConfigured, Code: "admin_auth_not_configured",
-			Reason: "admin actions need Auth0: set AUTH0_DOMAIN and AUTH0_AUDIENCE"}
-	}
-	return g.fromAuthorization(ctx, r.Header.Get("Authorization"))
-}
-
 func (g *Guard) fromAuthorization(ctx context.Context, header string) (*Principal, error) {
 	scheme, value, _ := strings.Cut(strings.TrimSpace(header), " ")
 	value = strings.TrimSpace(value)

@@ -25,8 +25,9 @@ type partWire struct {
 	FetchedAt  time.Time
 	Took       time.Duration
 	Requests   int
-	Top        map[contentful.Ref]bool
-	Removed    map[contentful.Ref]Removal
+	Entities   map[contentful.Ref]contentful.Entity
+	Marks      map[contentful.Ref]Mark
+	Floor      time.Time
 }
 
 type resourceWire struct {
@@ -37,7 +38,7 @@ type resourceWire struct {
 // MarshalBinary encodes the part for storage.
 func (p *Part) MarshalBinary() ([]byte, error) {
 	w := partWire{Collection: p.Collection, Root: wire(p.Root), Entries: p.Entries, Refs: p.Refs,
-		FetchedAt: p.FetchedAt, Took: p.Took, Requests: p.Requests, Top: p.top, Removed: p.Removed}
+		FetchedAt: p.FetchedAt, Took: p.Took, Requests: p.Requests, Entities: p.Entities, Marks: p.Marks, Floor: p.Floor}
 	if p.Posts != nil {
 		w.Posts = make(map[string]resourceWire, len(p.Posts))
 		for slug, r := range p.Posts {
@@ -75,7 +76,7 @@ func UnmarshalPart(b []byte) (*Part, error) {
 		return nil, fmt.Errorf("%w: no collection or no root", ErrCorrupt)
 	}
 	p := &Part{Collection: w.Collection, Root: restore(w.Root), Entries: w.Entries, Refs: w.Refs,
-		FetchedAt: w.FetchedAt, Took: w.Took, Requests: w.Requests, top: w.Top, Removed: w.Removed}
+		FetchedAt: w.FetchedAt, Took: w.Took, Requests: w.Requests, Entities: w.Entities, Marks: w.Marks, Floor: w.Floor}
 	if w.Posts != nil || w.Collection == Blog {
 		p.Posts = make(map[string]*Resource, len(w.Posts))
 		for slug, r := range w.Posts {
@@ -98,50 +99,4 @@ func restore(w resourceWire) *Resource {
 		r.variants[Brotli] = r.variant(w.Brotli, "br", "-br")
 	}
 	return r
-}
-
-// OlderThan reports whether p holds some entity at a lower revision than
-// other does, or brings back an entry other saw removed, at the revision it
-// had then: swapping p in for other would move content backwards.
-func (p *Part) OlderThan(other *Part) bool {
-	if p == nil || other == nil {
-		return false
-	}
-	_, _, _, older := Backwards(other, p.Refs)
-	return older
-}
-
-// Backwards finds an entity that refs hold at a lower revision than served
-// does, or an entry served saw removed, back at the revision it had then.
-// An entity refs lack is not "older": unpublishing removes entities.
-func Backwards(served *Part, refs map[contentful.Ref]int) (ref contentful.Ref, was, now int, older bool) {
-	if served == nil {
-		return "", 0, 0, false
-	}
-	for ref, now := range refs {
-		if now <= 0 {
-			continue
-		}
-		if was := served.Refs[ref]; was > now {
-			return ref, was, now, true
-		}
-		if r, ok := served.Removed[ref]; ok && now <= r.Revision {
-			return ref, r.Revision, now, true
-		}
-	}
-	return "", 0, 0, false
-}
-
-// PutUnlessOlder swaps in p unless the served part of its collection is
-// newer (a replica loading a snapshot another one wrote). It reports whether
-// p was swapped in.
-func (s *Store) PutUnlessOlder(p *Part) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.cur.Load()
-	if served := cur.Part(p.Collection); served != nil && p.OlderThan(served) {
-		return false
-	}
-	s.cur.Store(cur.with(p))
-	return true
 }

@@ -208,3 +208,12 @@ func brotliBytes(b []byte) []byte {
 func window(n int) int {
 	return min(max(bits.Len(uint(n)), 10), 24)
 }
+
+// withModTime returns a copy of r with another Last-Modified; the bytes and
+// their header values are shared.
+func (r *Resource) withModTime(t time.Time) *Resource {
+	c := *r
+	c.lastModified = t.UTC().Truncate(time.Second)
+	c.lastModHdr = one(c.lastModified.Format(http.TimeFormat))
+	return &c
+}

@@ -1,6 +1,7 @@
 package contentful
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,12 +36,77 @@ type Query struct {
 type Collection struct {
 	Entries []*Entry
 	// Refs holds every entity the collection contains, directly or through a
-	// link, with its Delivery API revision.
+	// link, with its Delivery API revision (0 for a link that did not
+	// resolve).
 	Refs map[Ref]int
+	// Entities holds every entity the Delivery API returned for the
+	// collection, items and includes, as it sent them: what a later build
+	// needs to render one of them again (With).
+	Entities map[Ref]Entity
 	// Requests and Bytes count the Delivery API calls and bytes it took.
 	Requests int
 	Bytes    int
 	Took     time.Duration
+
+	items []string  // the top-level entry ids, in the Delivery API's order
+	res   *resolver // the decoded entities, by id
+}
+
+// Entity is one entry or asset as the Delivery API sent it: its identity,
+// its revision and its raw JSON (the single-locale shape of "items" and
+// "includes").
+type Entity struct {
+	// Revision is sys.revision, the publish counter.
+	Revision int
+	// CreatedAt is sys.createdAt: with the id, it names one incarnation of
+	// the entity (an entry deleted and re-created with the same id has a
+	// new createdAt and starts again at revision 1).
+	CreatedAt string
+	Raw       json.RawMessage
+}
+
+// With renders the collection again with some entities swapped for other
+// versions of themselves (replace, by ref, decoded from their Raw) and some
+// taken out (drop: a dropped entry leaves the top-level list, and links to
+// a dropped entity render as null). The receiver is not changed.
+func (c *Collection) With(replace map[Ref]Entity, drop map[Ref]bool) (*Collection, error) {
+	res := newResolver()
+	res.entries = make(map[string]*entity, len(c.res.entries))
+	res.assets = make(map[string]*entity, len(c.res.assets))
+	for id, e := range c.res.entries {
+		res.entries[id] = e
+	}
+	for id, e := range c.res.assets {
+		res.assets[id] = e
+	}
+	ents := make(map[Ref]Entity, len(c.Entities))
+	for ref, e := range c.Entities {
+		ents[ref] = e
+	}
+	for ref, e := range replace {
+		d, err := decodeEntity(e.Raw)
+		if err != nil {
+			return nil, err
+		}
+		if d.ref() != ref {
+			return nil, fmt.Errorf("%w: %s stored as %s", ErrMalformed, d.ref(), ref)
+		}
+		res.add(d)
+		ents[ref] = e
+	}
+	for ref := range drop {
+		res.remove(ref)
+		delete(ents, ref)
+	}
+	out := &Collection{Entities: ents, Requests: c.Requests, Bytes: c.Bytes, Took: c.Took, res: res}
+	for _, id := range c.items {
+		if e, ok := res.entries[id]; ok {
+			out.items = append(out.items, id)
+			out.Entries = append(out.Entries, res.entry(e, nil))
+		}
+	}
+	out.Refs = res.refs
+	return out, nil
 }
 
 // Fetch reads a whole collection: all pages, all content types of the query in
@@ -73,7 +139,11 @@ func (c *Client) fetchOnce(ctx context.Context, q Query) (*Collection, error) {
 	res := newResolver()
 	var items []*entity
 	seen := map[string]bool{}
-	out := &Collection{}
+	out := &Collection{Entities: map[Ref]Entity{}}
+	keep := func(e *entity, raw json.RawMessage) {
+		// A copy, so the page's whole body is not held by one entity.
+		out.Entities[e.ref()] = Entity{Revision: e.Sys.Revision, CreatedAt: e.Sys.CreatedAt, Raw: bytes.Clone(raw)}
+	}
 	limit := c.pageSize
 	total := -1
 	for skip := 0; ; {
@@ -98,6 +168,7 @@ func (c *Client) fetchOnce(ctx context.Context, q Query) (*Collection, error) {
 				return nil, err
 			}
 			res.add(e)
+			keep(e, raw)
 			if e.Sys.Type == "Entry" && !seen[e.Sys.ID] {
 				seen[e.Sys.ID] = true
 				items = append(items, e)
@@ -110,6 +181,7 @@ func (c *Client) fetchOnce(ctx context.Context, q Query) (*Collection, error) {
 					return nil, err
 				}
 				res.add(e)
+				keep(e, raw)
 			}
 		}
 		skip += len(p.Items)
@@ -121,10 +193,13 @@ func (c *Client) fetchOnce(ctx context.Context, q Query) (*Collection, error) {
 		return nil, errChanged
 	}
 	out.Entries = make([]*Entry, len(items))
+	out.items = make([]string, len(items))
 	for i, e := range items {
+		out.items[i] = e.Sys.ID
 		out.Entries[i] = res.entry(e, nil)
 	}
 	out.Refs = res.refs
+	out.res = res
 	return out, nil
 }
 

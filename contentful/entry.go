@@ -86,6 +86,13 @@ func decodeEntity(raw json.RawMessage) (*entity, error) {
 
 func (e *entity) contentType() string { return e.Sys.ContentType.Sys.ID }
 
+func (e *entity) ref() Ref {
+	if e.Sys.Type == "Asset" {
+		return AssetRef(e.Sys.ID)
+	}
+	return EntryRef(e.Sys.ID)
+}
+
 // maxDepth bounds how deep links are followed, like the API's include=10.
 const maxDepth = 10
 
@@ -109,6 +116,15 @@ func (r *resolver) add(e *entity) {
 		r.assets[e.Sys.ID] = e
 	} else {
 		r.entries[e.Sys.ID] = e
+	}
+}
+
+func (r *resolver) remove(ref Ref) {
+	kind, id, _ := strings.Cut(string(ref), ":")
+	if kind == "Asset" {
+		delete(r.assets, id)
+	} else {
+		delete(r.entries, id)
 	}
 }
 

@@ -17,7 +17,7 @@ type Engine interface {
 }
 
 // Admin serves the operator's routes: dead letters, replay, full refresh.
-// They sit behind RequireAdmin (Auth0).
+// They sit behind RequireAuth, like the webhook.
 type Admin struct {
 	engine Engine
 	queue  refresh.Enqueuer

@@ -119,7 +119,7 @@ func BenchmarkWebhookAccept(b *testing.B) {
 	store := benchStore(b)
 	h := NewRouter(Deps{Store: store, Status: NewStatus(Info{}, store),
 		Logger:  slog.New(slog.DiscardHandler),
-		Webhook: NewWebhook(store, discardQueue{}, alwaysFirst{}, nil, WebhookOptions{Collections: hookCols}),
+		Webhook: NewWebhook(refresh.NewIntake(store, discardQueue{}, alwaysFirst{}, nil, refresh.IntakeOptions{Collections: hookCols})),
 		Auth:    auth.NewGuard(auth.NewSignatureVerifier(signingSecret, time.Minute), a0),
 		Limits:  NewClientLimits(1e9, 1e9)})
 	body := publishBody("p1", 2)

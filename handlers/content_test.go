@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -29,7 +30,7 @@ func snapshotFor(t testing.TB, store *cache.Store, tag string, n int) {
 		ID: "me", ContentType: "profile", Revision: 1,
 		Fields: map[string]any{"name": "Ada " + tag, "summary": strings.Repeat("builds things; ", 40)},
 	}}}
-	part, err := cache.BuildCV([]string{"profile", "experience"}, cv, nil)
+	part, err := cache.BuildCV(context.Background(), []string{"profile", "experience"}, cv, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func snapshotFor(t testing.TB, store *cache.Store, tag string, n int) {
 				"body": strings.Repeat("words and more words ", 30)},
 		})
 	}
-	bp, _, err := cache.BuildBlog("slug", blog, nil)
+	bp, _, err := cache.BuildBlog(context.Background(), "slug", blog, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/folio-cms/folio/auth"
+	"github.com/folio-cms/folio/contentful"
 	"github.com/folio-cms/folio/refresh"
 	"github.com/gin-gonic/gin"
 )
@@ -85,6 +86,8 @@ func toError(c *gin.Context, err error) *Error {
 		return authError(c, ae)
 	}
 	switch {
+	case errors.Is(err, contentful.ErrPayload):
+		return &Error{Status: http.StatusBadRequest, Code: "payload_invalid", Message: err.Error()}
 	case errors.Is(err, refresh.ErrQueueFull):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "queue_full",
 			Message: "folio cannot hold more events right now; retry later", RetryAfter: "30"}

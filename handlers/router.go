@@ -72,10 +72,10 @@ func NewRouter(d Deps) *gin.Engine {
 		if count == nil {
 			count = func(string) {}
 		}
-		ops.POST("/webhooks/contentful", CountAnswers(count), RequireWebhookAuth(d.Auth, d.Limits), d.Webhook.Receive)
+		ops.POST("/webhooks/contentful", CountAnswers(count), RequireAuth(d.Auth, d.Limits), d.Webhook.Receive)
 	}
 	if d.Admin != nil {
-		admin := ops.Group("/admin", RequireAdmin(d.Auth))
+		admin := ops.Group("/admin", RequireAuth(d.Auth, d.Limits))
 		admin.GET("/dead-letters", d.Admin.DeadLetters)
 		admin.POST("/dead-letters/:id/replay", d.Admin.Replay)
 		admin.POST("/refresh", d.Admin.Refresh)

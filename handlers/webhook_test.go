@@ -80,8 +80,8 @@ func newHook(t *testing.T, guard *auth.Guard, queueSize int) *hook {
 	h := &hook{t: t, store: store, queue: refresh.NewMemoryQueue(queueSize), log: refresh.NewEventLog(100)}
 	h.router = NewRouter(Deps{
 		Store: store, Logger: testLogger, Status: NewStatus(Info{}, store),
-		Webhook: NewWebhook(store, h.queue, refresh.NewMemoryDedup(10*time.Minute, 1000), h.log,
-			WebhookOptions{Space: "space1", Environment: "master", Collections: hookCols}),
+		Webhook: NewWebhook(refresh.NewIntake(store, h.queue, refresh.NewMemoryDedup(10*time.Minute, 1000), h.log,
+			refresh.IntakeOptions{Space: "space1", Environment: "master", Collections: hookCols})),
 		Auth: guard, Limits: NewClientLimits(10_000, 10_000),
 	})
 	return h
@@ -283,7 +283,7 @@ func TestQueueFullAnswers503(t *testing.T) {
 func TestRateLimitPerClient(t *testing.T) {
 	h := newHook(t, signedGuard(), 10_000)
 	h.router = NewRouter(Deps{Store: h.store, Logger: testLogger, Status: NewStatus(Info{}, h.store),
-		Webhook: NewWebhook(h.store, h.queue, refresh.NewMemoryDedup(time.Minute, 1000), nil, WebhookOptions{Collections: hookCols}),
+		Webhook: NewWebhook(refresh.NewIntake(h.store, h.queue, refresh.NewMemoryDedup(time.Minute, 1000), nil, refresh.IntakeOptions{Collections: hookCols})),
 		Auth:    signedGuard(), Limits: NewClientLimits(1, 3)})
 	codes := map[int]int{}
 	var last *httptest.ResponseRecorder
@@ -411,15 +411,15 @@ func TestAuth0(t *testing.T) {
 func TestFollowerDefersUnservedChanges(t *testing.T) {
 	h := newHook(t, signedGuard(), 10)
 	h.router = NewRouter(Deps{Store: h.store, Logger: testLogger, Status: NewStatus(Info{}, h.store),
-		Webhook: NewWebhook(h.store, h.queue, refresh.NewMemoryDedup(time.Minute, 100), nil,
-			WebhookOptions{Collections: hookCols, Defer: func() bool { return true }}),
+		Webhook: NewWebhook(refresh.NewIntake(h.store, h.queue, refresh.NewMemoryDedup(time.Minute, 100), nil,
+			refresh.IntakeOptions{Collections: hookCols, Follows: func() bool { return true }})),
 		Auth: signedGuard(), Limits: NewClientLimits(100, 100)})
 	body := contentful.WebhookBody(contentful.Topic{Kind: "Asset", Action: contentful.Publish},
 		contentful.Change{Kind: "Asset", ID: "new-hero", Revision: 1}, time.Now())
 	if w := h.send("ContentManagement.Asset.publish", body, true); w.Code != 202 {
 		t.Fatalf("%d %s", w.Code, w.Body.String())
 	}
-	if ev := <-h.queue.Events(); !ev.Resolve || len(ev.Collections) != 0 || ev.Entity != "Asset:new-hero" {
+	if ev := <-h.queue.Events(); len(ev.Collections) != 0 || ev.Entity != "Asset:new-hero" {
 		t.Fatalf("queued %+v", ev)
 	}
 }

@@ -27,15 +27,17 @@ const (
 // Authenticator decides who is calling. auth.Guard is the implementation.
 type Authenticator interface {
 	Authenticate(ctx context.Context, r *http.Request, body []byte) (*auth.Principal, error)
-	AuthenticateAdmin(ctx context.Context, r *http.Request) (*auth.Principal, error)
 	UsesAuth0() bool
 }
 
-// RequireWebhookAuth reads the raw body (bounded), authenticates it with
+// RequireAuth reads the raw body (bounded), authenticates the request with
 // every configured method before anything parses it, then applies the
 // caller's rate limit. Handlers after it find the body and the principal in
-// the context.
-func RequireWebhookAuth(a Authenticator, limits *ClientLimits) gin.HandlerFunc {
+// the context. The webhook and the admin routes share it: an operator signs
+// an admin call with the webhook's signing secret (folio refresh does), or
+// sends Auth0 credentials, or both, as the deployment requires of webhooks,
+// so a signature-only deployment has its way out too.
+func RequireAuth(a Authenticator, limits *ClientLimits) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxWebhookBody))
 		if err != nil {
@@ -60,20 +62,6 @@ func RequireWebhookAuth(a Authenticator, limits *ClientLimits) gin.HandlerFunc {
 			return
 		}
 		c.Set(bodyKey, body)
-		c.Set(principalKey, p)
-		c.Next()
-	}
-}
-
-// RequireAdmin authenticates an operator (Auth0 only) for the admin routes.
-func RequireAdmin(a Authenticator) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		p, err := a.AuthenticateAdmin(c, c.Request)
-		if err != nil {
-			c.Set(authSchemesKey, true)
-			fail(c, err)
-			return
-		}
 		c.Set(principalKey, p)
 		c.Next()
 	}

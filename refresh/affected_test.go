@@ -13,14 +13,14 @@ import (
 
 func TestAffected(t *testing.T) {
 	store := &cache.Store{}
-	cv, err := cache.BuildCV(cols.CVTypes, &contentful.Collection{
+	cv, err := cache.BuildCV(context.Background(), cols.CVTypes, &contentful.Collection{
 		Entries: []*contentful.Entry{{ID: "me", ContentType: "profile"}},
 		Refs:    map[contentful.Ref]int{"Entry:me": 1, "Entry:featured-post": 2, "Asset:portrait": 1},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blog, _, err := cache.BuildBlog("slug", &contentful.Collection{
+	blog, _, err := cache.BuildBlog(context.Background(), "slug", &contentful.Collection{
 		Refs: map[contentful.Ref]int{"Entry:featured-post": 2, "Entry:plain-post": 1, "Entry:author": 1, "Asset:portrait": 1, "Asset:hero": 3},
 	}, nil)
 	if err != nil {
@@ -46,13 +46,20 @@ func TestAffected(t *testing.T) {
 		{"an entry of another type nobody links", contentful.Change{Kind: "Entry", ID: "tag", ContentType: "tag"}, nil},
 		{"a content type", contentful.Change{Kind: "ContentType", ID: "blogPost"}, both},
 	} {
-		if got := refresh.Affected(c.ch, cols, store.Load()); !slices.Equal(got, c.want) {
+		if got := refresh.Affected(c.ch, cols, store.Load(), nil); !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
 	// Before the first load, links are unknown: assume the worst.
-	if got := refresh.Affected(contentful.Change{Kind: "Asset", ID: "x"}, cols, nil); !slices.Equal(got, both) {
+	if got := refresh.Affected(contentful.Change{Kind: "Asset", ID: "x"}, cols, nil, nil); !slices.Equal(got, both) {
 		t.Errorf("before the first load: %v", got)
+	}
+	// A busy collection is always added, even when others match: its fetch
+	// under way may come to link the entity (a post republished while the
+	// CV, whose profile links it, is being fetched).
+	busyCV := func(c cache.Collection) bool { return c == cache.CV }
+	if got := refresh.Affected(contentful.Change{Kind: "Entry", ID: "plain-post", ContentType: "blogPost"}, cols, store.Load(), busyCV); !slices.Equal(got, both) {
+		t.Errorf("with the CV busy: %v, want %v", got, both)
 	}
 }
 

@@ -68,7 +68,7 @@ func newPipeline(b *testing.B, posts int) *pipeline {
 	go engine.Run(ctx, queue.Events())
 	p.router = handlers.NewRouter(handlers.Deps{Store: p.store, Logger: slog.New(slog.DiscardHandler),
 		Status:  handlers.NewStatus(handlers.Info{}, p.store),
-		Webhook: handlers.NewWebhook(p.store, queue, refresh.NewMemoryDedup(time.Minute, 100_000), nil, handlers.WebhookOptions{Collections: cols}),
+		Webhook: handlers.NewWebhook(refresh.NewIntake(p.store, queue, refresh.NewMemoryDedup(time.Minute, 100_000), nil, refresh.IntakeOptions{Collections: cols, Busy: engine.Busy})),
 		Auth:    auth.NewGuard(auth.NewSignatureVerifier(benchSecret, time.Minute), nil),
 		Limits:  handlers.NewClientLimits(1e6, 1e6)})
 	api.Reset()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -76,7 +77,18 @@ type Engine struct {
 	events *EventLog
 	cols   map[cache.Collection]*worker
 
-	mu sync.Mutex // guards every inflight's fields
+	mu sync.Mutex // guards every inflight's fields, seq and recent
+	// seq numbers dispatches, so an event knows which came after it.
+	seq uint64
+	// recent holds, per entity, the events dispatched for it within the
+	// last two wait bounds: what may overtake a waiting event.
+	recent map[contentful.Ref][]sighting
+}
+
+// sighting is one dispatched event of an entity.
+type sighting struct {
+	seq uint64
+	ev  Event
 }
 
 // inflight follows one dispatch of an event across the collections it
@@ -89,6 +101,8 @@ type inflight struct {
 	// unstored is set when a snapshot the event produced could not be
 	// persisted: a durable queue must then not acknowledge it.
 	unstored bool
+	// supersededBy names what overtook the event, when it was.
+	supersededBy string
 }
 
 // worker is one collection's state.
@@ -103,11 +117,17 @@ type worker struct {
 	// MinInterval.
 	fetching bool
 	burst    bool
+	// recheck, when set, is when the collection must be fetched again
+	// although no event waits: an install kept the served version of a
+	// stale entity, and the lag bound will settle it.
+	recheck time.Time
+	rechecks int
 }
 
 // task is one event waiting in one collection.
 type task struct {
 	ev        Event
+	seq       uint64
 	in        *inflight
 	attempts  int // failed fetches
 	polls     int // fetches that did not show the revision yet
@@ -122,7 +142,11 @@ func NewEngine(loader *Loader, opts EngineOptions, log *slog.Logger) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{loader: loader, opts: opts, log: log, events: NewEventLog(opts.LogSize),
-		cols: map[cache.Collection]*worker{}}
+		cols: map[cache.Collection]*worker{}, recent: map[contentful.Ref][]sighting{}}
+	// The revision rule's lag bound is the events' wait bound: both are
+	// how long the CDN may lag (FOLIO_CDN_WAIT).
+	loader.rule = Rule{Bound: opts.WaitBound}
+	loader.clock = opts.Clock
 	for _, c := range []cache.Collection{cache.CV, cache.Blog} {
 		e.cols[c] = &worker{col: c, wake: make(chan struct{}, 1)}
 	}
@@ -150,22 +174,15 @@ func (e *Engine) Busy(c cache.Collection) bool {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.fetching || len(w.pending) > 0
+	return w.fetching || len(w.pending) > 0 || !w.recheck.IsZero()
 }
 
 // affected works out an event's collections from what this engine serves
-// and is working on.
+// and is working on: see Affected, plus every busy collection, whose
+// coming content may link the entity by the time its fetch ends.
 func (e *Engine) affected(ev Event) []cache.Collection {
 	kind, id, _ := strings.Cut(string(ev.Entity), ":")
-	cols := Affected(contentful.Change{Kind: kind, ID: id, ContentType: ev.ContentType}, e.loader.cols, e.loader.store.Load())
-	if len(cols) == 0 {
-		for _, c := range []cache.Collection{cache.Blog, cache.CV} {
-			if e.Busy(c) {
-				cols = append(cols, c)
-			}
-		}
-	}
-	return cols
+	return Affected(contentful.Change{Kind: kind, ID: id, ContentType: ev.ContentType}, e.loader.cols, e.loader.store.Load(), e.Busy)
 }
 
 // Run consumes events until ctx ends or events closes.
@@ -198,9 +215,15 @@ func (e *Engine) Dispatch(ev Event) {
 	cols := ev.Collections
 	if ev.Full {
 		cols = []cache.Collection{cache.CV, cache.Blog}
-	}
-	if ev.Resolve && len(cols) == 0 {
-		cols = e.affected(ev)
+	} else if ev.Entity != "" {
+		// The collections are worked out again here, from what this
+		// engine serves and works on now: the replica that took the webhook
+		// may have had older content, or none it knew to be affected.
+		for _, c := range e.affected(ev) {
+			if !slices.Contains(cols, c) {
+				cols = append(cols, c)
+			}
+		}
 		ev.Collections = cols
 	}
 	var valid []*worker
@@ -214,10 +237,11 @@ func (e *Engine) Dispatch(ev Event) {
 		return
 	}
 	in := &inflight{remaining: len(valid), outcome: Done}
+	seq := e.sight(ev, now)
 	e.events.Begin(ev)
 	for _, w := range valid {
 		w.mu.Lock()
-		w.pending = append(w.pending, &task{ev: ev, in: in, notBefore: now, deadline: ev.ReceivedAt.Add(e.opts.WaitBound)})
+		w.pending = append(w.pending, &task{ev: ev, seq: seq, in: in, notBefore: now, deadline: ev.ReceivedAt.Add(e.opts.WaitBound)})
 		w.burst = w.burst || w.fetching
 		w.mu.Unlock()
 		select {
@@ -240,6 +264,7 @@ func (e *Engine) work(ctx context.Context, w *worker) {
 		}
 		due, ok := w.nextDue()
 		if !ok {
+			e.dropStaleSightings(e.opts.Clock.Now())
 			select {
 			case <-ctx.Done():
 				return
@@ -259,8 +284,8 @@ func (e *Engine) work(ctx context.Context, w *worker) {
 			case <-e.opts.Clock.After(wait):
 			}
 		}
-		batch := w.take()
-		if len(batch) == 0 {
+		batch, recheck := w.take(e.opts.Clock.Now())
+		if len(batch) == 0 && !recheck {
 			continue
 		}
 		lastStart = e.opts.Clock.Now()
@@ -268,7 +293,7 @@ func (e *Engine) work(ctx context.Context, w *worker) {
 		w.fetches++
 		w.fetching, w.burst = true, false
 		w.mu.Unlock()
-		e.fetchAndSettle(ctx, w, batch)
+		e.fetchAndSettle(ctx, w, batch, recheck)
 		if ctx.Err() != nil {
 			return
 		}
@@ -284,24 +309,26 @@ func (w *worker) inBurst() bool {
 func (w *worker) nextDue() (time.Time, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.pending) == 0 {
-		return time.Time{}, false
-	}
-	due := w.pending[0].notBefore
-	for _, t := range w.pending[1:] {
-		if t.notBefore.Before(due) {
-			due = t.notBefore
+	due, ok := w.recheck, !w.recheck.IsZero()
+	for _, t := range w.pending {
+		if !ok || t.notBefore.Before(due) {
+			due, ok = t.notBefore, true
 		}
 	}
-	return due, true
+	return due, ok
 }
 
-func (w *worker) take() []*task {
+// take returns every pending task, and whether a recheck is due.
+func (w *worker) take(now time.Time) ([]*task, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	batch := w.pending
 	w.pending = nil
-	return batch
+	recheck := !w.recheck.IsZero() && !now.Before(w.recheck)
+	if recheck || len(batch) > 0 {
+		w.recheck = time.Time{} // this fetch does it; the install says if another is needed
+	}
+	return batch, recheck
 }
 
 func (w *worker) requeue(t *task) {
@@ -310,36 +337,42 @@ func (w *worker) requeue(t *task) {
 	w.mu.Unlock()
 }
 
-func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task) {
+func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, recheck bool) {
 	fetched, err := e.loader.fetchCollection(ctx, w.col)
 	// The fetch is over: an event from here on is not part of a burst that
 	// arrived while the Delivery API was being read.
 	w.mu.Lock()
 	w.fetching = false
 	w.mu.Unlock()
-	var snap *cache.Snapshot
-	stored := true
+	var applied Applied
 	if err == nil {
-		mode := installNewer
+		mode := Newer
 		for _, t := range batch {
 			if t.ev.Force {
-				mode = installForce
+				mode = Force
 			}
 		}
-		snap, stored, err = e.loader.install(w.col, fetched, mode)
+		applied, err = e.loader.apply(ctx, w.col, fetched, mode)
 	}
 	now := e.opts.Clock.Now()
-	if err != nil && !errors.Is(err, ErrOlder) {
+	if err != nil {
 		if ctx.Err() != nil {
 			// Shutting down: the events stay unfinished (a durable queue
 			// redelivers them), and nothing is recorded as failed.
 			return
 		}
 		e.loader.failed(w.col, err)
+		if recheck {
+			w.mu.Lock()
+			w.rechecks++
+			n := w.rechecks
+			w.mu.Unlock()
+			w.scheduleRecheck(now.Add(e.backoff(n)))
+		}
 		for _, t := range batch {
 			t.attempts++
 			if t.attempts >= e.opts.Attempts {
-				e.settle(t, w.col, Dead, err.Error(), nil)
+				e.settle(t, w.col, Dead, err.Error(), "", nil)
 				continue
 			}
 			t.notBefore = now.Add(e.backoff(t.attempts))
@@ -348,23 +381,28 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task) {
 		}
 		return
 	}
-	if errors.Is(err, ErrOlder) {
-		e.log.Warn("the Delivery API served older content; keeping the newer snapshot and polling", "collection", string(w.col), "error", err)
-		fetched = nil // nothing in it may settle a task
+	w.mu.Lock()
+	if len(applied.Stale) > 0 {
+		w.rechecks++
+		w.recheck = now.Add(e.backoff(w.rechecks))
+	} else {
+		w.rechecks = 0
 	}
+	w.mu.Unlock()
+	served := applied.Snapshot.Part(w.col)
 	for _, t := range batch {
 		e.events.Update(t.ev.ID, func(r *Record) { r.Attempts++ })
-		if fetched != nil && satisfied(t.ev, w.col, fetched, e.loader.cols) {
-			if !stored {
+		if ok, by := e.reflected(t, w.col, served); ok {
+			if !applied.Stored {
 				e.mu.Lock()
 				t.in.unstored = true
 				e.mu.Unlock()
 			}
-			e.settle(t, w.col, Done, "", snap)
+			e.settle(t, w.col, Done, "", by, applied.Snapshot)
 			continue
 		}
 		if !now.Before(t.deadline) {
-			e.settle(t, w.col, Failed, fmt.Sprintf("the Delivery API did not serve %s at revision %d within %s", t.ev.Entity, t.ev.Revision, e.opts.WaitBound), nil)
+			e.settle(t, w.col, Failed, fmt.Sprintf("the Delivery API did not serve %s at revision %d within %s", t.ev.Entity, t.ev.Revision, e.opts.WaitBound), "", nil)
 			continue
 		}
 		t.polls++
@@ -376,13 +414,45 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task) {
 	}
 }
 
-// satisfied reports whether fetched shows the event's change: a publish at
+func (w *worker) scheduleRecheck(at time.Time) {
+	w.mu.Lock()
+	if w.recheck.IsZero() || at.Before(w.recheck) {
+		w.recheck = at
+	}
+	w.mu.Unlock()
+}
+
+// reflected reports whether the served part shows an event's change, or
+// that the change was overtaken: a later event for the same entity that the
+// part shows (by names it), or, for a removal, the entity republished at a
+// higher revision.
+func (e *Engine) reflected(t *task, col cache.Collection, served *cache.Part) (ok bool, by string) {
+	if served == nil {
+		return false, ""
+	}
+	if shows(t.ev, col, served, e.loader.cols) {
+		return true, ""
+	}
+	if t.ev.Action.Removes() && t.ev.Revision > 0 {
+		if rev := served.Refs[t.ev.Entity]; rev > t.ev.Revision {
+			return true, fmt.Sprintf("revision %d", rev)
+		}
+	}
+	for _, later := range e.later(t) {
+		if shows(later, col, served, e.loader.cols) {
+			return true, later.ID
+		}
+	}
+	return false, ""
+}
+
+// shows reports whether part shows the event's own change: a publish at
 // sys.revision >= the webhook's, or a removal gone.
-func satisfied(ev Event, col cache.Collection, fetched *contentful.Collection, cols Collections) bool {
+func shows(ev Event, col cache.Collection, part *cache.Part, cols Collections) bool {
 	if ev.Full || ev.Revision == 0 && !ev.Action.Removes() {
 		return true
 	}
-	rev, linked := fetched.Refs[ev.Entity]
+	rev, linked := part.Refs[ev.Entity]
 	if ev.Action.Removes() {
 		// Gone, or still linked but rendered as null.
 		return !linked || rev == 0
@@ -397,29 +467,62 @@ func satisfied(ev Event, col cache.Collection, fetched *contentful.Collection, c
 	return !ownType(ev, col, cols)
 }
 
-func ownType(ev Event, col cache.Collection, cols Collections) bool {
-	if ev.ContentType == "" {
-		return false
+// sight records a dispatched event under its entity and numbers it.
+func (e *Engine) sight(ev Event, now time.Time) uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seq++
+	if ev.Entity != "" {
+		keep := e.recent[ev.Entity][:0:0]
+		for _, s := range e.recent[ev.Entity] {
+			if now.Sub(s.ev.ReceivedAt) < 2*e.opts.WaitBound {
+				keep = append(keep, s)
+			}
+		}
+		e.recent[ev.Entity] = append(keep, sighting{seq: e.seq, ev: ev})
 	}
-	if col == cache.Blog {
-		return ev.ContentType == cols.BlogType
+	return e.seq
+}
+
+// later returns the events for t's entity dispatched after t.
+func (e *Engine) later(t *task) []Event {
+	if t.ev.Entity == "" {
+		return nil
 	}
-	for _, t := range cols.CVTypes {
-		if t == ev.ContentType {
-			return true
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Event
+	for _, s := range e.recent[t.ev.Entity] {
+		if s.seq > t.seq {
+			out = append(out, s.ev)
 		}
 	}
-	return false
+	return out
+}
+
+// dropStaleSightings forgets entities whose events are all older than two
+// wait bounds: nothing still waiting can be overtaken by them.
+func (e *Engine) dropStaleSightings(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for ref, ss := range e.recent {
+		if now.Sub(ss[len(ss)-1].ev.ReceivedAt) >= 2*e.opts.WaitBound {
+			delete(e.recent, ref)
+		}
+	}
 }
 
 // settle ends one collection's part of an event; the event's final outcome
 // is the worst of its collections'.
-func (e *Engine) settle(t *task, col cache.Collection, o Outcome, errMsg string, snap *cache.Snapshot) {
+func (e *Engine) settle(t *task, col cache.Collection, o Outcome, errMsg, supersededBy string, snap *cache.Snapshot) {
 	e.mu.Lock()
 	in := t.in
 	in.remaining--
 	if rank(o) > rank(in.outcome) {
 		in.outcome, in.errMsg = o, errMsg
+	}
+	if supersededBy != "" {
+		in.supersededBy = supersededBy
 	}
 	last := in.remaining == 0
 	e.mu.Unlock()
@@ -455,17 +558,17 @@ func rank(o Outcome) int {
 func (e *Engine) finish(ev Event, in *inflight) {
 	now := e.opts.Clock.Now()
 	e.mu.Lock()
-	o, errMsg, persisted := in.outcome, in.errMsg, !in.unstored
+	o, errMsg, persisted, by := in.outcome, in.errMsg, !in.unstored, in.supersededBy
 	e.mu.Unlock()
 	var final Record
 	found := false
 	e.events.Update(ev.ID, func(r *Record) {
-		r.Outcome, r.Error, r.FinishedAt, r.Persisted = o, errMsg, now.UTC(), persisted
+		r.Outcome, r.Error, r.FinishedAt, r.Persisted, r.SupersededBy = o, errMsg, now.UTC(), persisted, by
 		r.DurationMillis = now.Sub(r.ReceivedAt).Milliseconds()
 		final, found = *r, true
 	})
 	if !found {
-		final = Record{Event: ev, Outcome: o, Error: errMsg, FinishedAt: now.UTC(), Persisted: persisted}
+		final = Record{Event: ev, Outcome: o, Error: errMsg, FinishedAt: now.UTC(), Persisted: persisted, SupersededBy: by}
 		e.events.Add(final)
 		if o == Dead {
 			e.events.AddDead(final)
@@ -476,7 +579,7 @@ func (e *Engine) finish(ev Event, in *inflight) {
 		level = slog.LevelError
 	}
 	e.log.Log(context.Background(), level, "event finished", "event", ev.ID, "topic", ev.Topic, "entity", string(ev.Entity),
-		"revision", ev.Revision, "outcome", string(o), "millis", final.DurationMillis, "error", errMsg)
+		"revision", ev.Revision, "outcome", string(o), "superseded_by", by, "millis", final.DurationMillis, "error", errMsg)
 	if e.opts.OnFinal != nil {
 		e.opts.OnFinal(final)
 	}
@@ -556,4 +659,16 @@ func (e *Engine) RunSafetyRefresh(ctx context.Context, q Enqueuer, interval time
 			e.log.Warn("safety refresh not queued", "error", err)
 		}
 	}
+}
+
+// ownType reports whether the event's entity is an entry of one of the
+// collection's own content types.
+func ownType(ev Event, col cache.Collection, cols Collections) bool {
+	if ev.ContentType == "" {
+		return false
+	}
+	if col == cache.Blog {
+		return ev.ContentType == cols.BlogType
+	}
+	return slices.Contains(cols.CVTypes, ev.ContentType)
 }

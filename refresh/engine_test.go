@@ -514,13 +514,13 @@ func TestForceRefreshInstallsLowerRevisions(t *testing.T) {
 func TestResolveOnTheLeader(t *testing.T) {
 	f := newEngine(t, refresh.EngineOptions{}, post("p", 1, "One"))
 	unserved := refresh.Event{ID: refresh.NewEventID(), Action: contentful.Publish, Entity: contentful.AssetRef("nobody"),
-		Revision: 1, Resolve: true, ReceivedAt: f.clock.Now()}
+		Revision: 1, ReceivedAt: f.clock.Now()}
 	f.events <- unserved
 	if r := f.final(); r.ID != unserved.ID || r.Outcome != refresh.Ignored {
 		t.Fatalf("unserved: %+v", r)
 	}
 	served := refresh.Event{ID: refresh.NewEventID(), Action: contentful.Publish, Entity: contentful.EntryRef("p"),
-		Revision: 1, Resolve: true, ReceivedAt: f.clock.Now()}
+		Revision: 1, ReceivedAt: f.clock.Now()}
 	f.events <- served
 	if r := f.final(); r.ID != served.ID || r.Outcome != refresh.Done || len(r.Collections) != 1 || r.Collections[0] != cache.Blog {
 		t.Fatalf("served: %+v", r)

@@ -13,7 +13,8 @@ import (
 )
 
 // Event is one accepted change: what the webhook said, and which
-// collections it affects.
+// collections it affects (the processing engine adds the ones its own,
+// possibly newer, content links; a follower passes on an event with none).
 type Event struct {
 	ID          string             `json:"id"`
 	Topic       string             `json:"topic"`
@@ -29,10 +30,6 @@ type Event struct {
 	// Force installs what the Delivery API returns even where it is older
 	// than what is served (an operator's refresh).
 	Force bool `json:"force,omitempty"`
-	// Resolve asks the processing engine to work out the collections: the
-	// replica that took the webhook found nothing it serves affected, but it
-	// does not lead, and the leader's content may be newer than its own.
-	Resolve bool `json:"resolve,omitempty"`
 	// StreamID is the event's id in the Redis stream, to acknowledge it once
 	// its snapshot is stored; empty for events held in memory.
 	StreamID string `json:"streamId,omitempty"`
@@ -54,10 +51,13 @@ var ErrQueueFull = errors.New("refresh: the event queue is full")
 var ErrUnavailable = errors.New("refresh: the event queue is unavailable")
 
 // Affected returns the collections a change touches: the collection of the
-// entity's own content type, plus every collection whose served snapshot
-// contains the entity through a link (assets included). A content type
-// change touches both. Nil means nothing served depends on the entity.
-func Affected(ch contentful.Change, cols Collections, snap *cache.Snapshot) []cache.Collection {
+// entity's own content type, every collection whose served snapshot
+// contains the entity through a link (assets included, unresolved links
+// too), every collection not loaded yet, and every collection busy reports
+// (a fetch under way or work pending: its coming content may link the
+// entity by the time the fetch ends). A content type change touches both.
+// Nil means nothing served or coming depends on the entity.
+func Affected(ch contentful.Change, cols Collections, snap *cache.Snapshot, busy func(cache.Collection) bool) []cache.Collection {
 	if ch.Kind == "ContentType" {
 		return []cache.Collection{cache.Blog, cache.CV}
 	}
@@ -85,6 +85,9 @@ func Affected(ch contentful.Change, cols Collections, snap *cache.Snapshot) []ca
 			continue
 		}
 		if _, ok := p.Refs[ref]; ok {
+			add(c)
+		}
+		if busy != nil && busy(c) {
 			add(c)
 		}
 	}

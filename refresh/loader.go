@@ -1,6 +1,8 @@
-// Package refresh turns "content changed" into a new snapshot: it fetches a
-// collection from Contentful, builds it, and swaps it into the store, keeping
-// the served snapshot whenever anything fails.
+// Package refresh turns "content changed" into a new snapshot: it takes
+// webhooks in (intake.go), queues them, fetches the collections they affect
+// (engine.go), and installs what the Delivery API answered through one path
+// (apply.go) under one revision rule (revision.go), keeping the served
+// snapshot whenever anything fails.
 package refresh
 
 import (
@@ -27,6 +29,14 @@ type Store interface {
 	Update(fn func(cur *cache.Snapshot) (*cache.Part, error)) (*cache.Snapshot, error)
 }
 
+// PartSaver keeps installed parts beyond the process (Redis). SavePart
+// returns nil once the part is stored, an error wrapping ErrNotStored when
+// it deliberately did not store it (another process leads), or another
+// error when storing failed.
+type PartSaver interface {
+	SavePart(ctx context.Context, p *cache.Part) error
+}
+
 // Collections says what makes up each collection.
 type Collections struct {
 	CVTypes   []string
@@ -36,23 +46,27 @@ type Collections struct {
 	SlugField string
 }
 
-// Loader fetches and builds collections into the store.
+// Loader fetches collections and installs them (apply.go).
 type Loader struct {
 	fetch Fetcher
 	store Store
 	cols  Collections
 	log   *slog.Logger
+	rule  Rule
+	clock Clock
+	saver PartSaver
+	// installing serialises installs of one collection, store and save
+	// together, so parts reach Redis in the order they were served.
+	installing map[cache.Collection]*sync.Mutex
 
 	mu      sync.Mutex
 	lastErr *Failure
-	persist func(*cache.Part) error
 }
 
-// SetPersist has every installed part also written out (to Redis) before the
-// install counts as done; an event whose part could not be stored is not
-// acknowledged (Record.Persisted), so it is redone. The part is served
-// either way.
-func (l *Loader) SetPersist(fn func(*cache.Part) error) { l.persist = fn }
+// SetSaver has every installed part also saved (to Redis); an event whose
+// part could not be stored is not acknowledged (Record.Persisted), so it is
+// redone. The part is served either way.
+func (l *Loader) SetSaver(s PartSaver) { l.saver = s }
 
 // Failure is the last refresh that failed, for /status.
 type Failure struct {
@@ -61,7 +75,9 @@ type Failure struct {
 	Message    string    `json:"message"`
 }
 
-// NewLoader returns a Loader.
+// NewLoader returns a Loader. Its revision rule's bound and its clock are
+// the engine's (NewEngine sets them); alone it uses 2 minutes and the wall
+// clock.
 func NewLoader(f Fetcher, s Store, cols Collections, log *slog.Logger) *Loader {
 	if cols.CVOrder == "" {
 		cols.CVOrder = "sys.createdAt"
@@ -69,27 +85,29 @@ func NewLoader(f Fetcher, s Store, cols Collections, log *slog.Logger) *Loader {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Loader{fetch: f, store: s, cols: cols, log: log}
+	return &Loader{fetch: f, store: s, cols: cols, log: log, rule: Rule{Bound: 2 * time.Minute}, clock: RealClock{},
+		installing: map[cache.Collection]*sync.Mutex{cache.CV: {}, cache.Blog: {}}}
 }
 
-// Refresh fetches one collection and swaps it in. On any error the served
-// snapshot stays as it was and the error is returned.
-func (l *Loader) Refresh(ctx context.Context, col cache.Collection) (*cache.Snapshot, error) {
-	return l.refresh(ctx, col, installNewer)
+// Refresh fetches one collection and installs it under the revision rule.
+// On any error the served snapshot stays as it was and the error is
+// returned.
+func (l *Loader) Refresh(ctx context.Context, col cache.Collection) (Applied, error) {
+	return l.refresh(ctx, col, Newer)
 }
 
-func (l *Loader) refresh(ctx context.Context, col cache.Collection, mode installMode) (*cache.Snapshot, error) {
+func (l *Loader) refresh(ctx context.Context, col cache.Collection, mode Mode) (Applied, error) {
 	fetched, err := l.fetchCollection(ctx, col)
-	if err != nil {
-		l.failed(col, err)
-		return l.store.Load(), fmt.Errorf("refresh %s: %w", col, err)
+	if err == nil {
+		var a Applied
+		if a, err = l.apply(ctx, col, fetched, mode); err == nil {
+			return a, nil
+		}
 	}
-	snap, _, err := l.install(col, fetched, mode)
-	if err != nil {
+	if ctx.Err() == nil {
 		l.failed(col, err)
-		return snap, fmt.Errorf("refresh %s: %w", col, err)
 	}
-	return snap, nil
+	return Applied{Snapshot: l.store.Load()}, fmt.Errorf("refresh %s: %w", col, err)
 }
 
 func (l *Loader) fetchCollection(ctx context.Context, col cache.Collection) (*contentful.Collection, error) {
@@ -98,74 +116,6 @@ func (l *Loader) fetchCollection(ctx context.Context, col cache.Collection) (*co
 		q = contentful.Query{ContentTypes: l.cols.CVTypes, Order: l.cols.CVOrder}
 	}
 	return l.fetch.Fetch(ctx, q)
-}
-
-// ErrOlder means a fetch returned an entity at a lower revision than the one
-// served: a lagging CDN edge. The served snapshot stays; revisions only move
-// forward.
-var ErrOlder = errors.New("refresh: the Delivery API returned older content than folio serves")
-
-// installMode says when a fetched collection may replace the served one.
-type installMode int
-
-const (
-	// installNewer: unless it holds an entity at a lower revision than
-	// served (a lagging CDN edge): revisions only move forward.
-	installNewer installMode = iota
-	// installIfEmpty: only where nothing is served yet (the first load must
-	// never replace what a webhook's refresh installed meanwhile).
-	installIfEmpty
-	// installForce: whatever the Delivery API returned. An operator's forced
-	// refresh, the way out when an entity's revision legitimately went down
-	// (deleted, then re-created with the same id).
-	installForce
-)
-
-// ErrNotStored, returned (wrapped) by the persist function, says the part
-// was deliberately not stored (this replica does not lead): the event that
-// produced it is not acknowledged, and nothing is logged.
-var ErrNotStored = errors.New("refresh: part not stored")
-
-// install builds fetched and swaps it in as mode allows, checked under the
-// store's writer lock so two installs cannot cross. stored reports whether
-// the part was also persisted (always true without persistence); the part
-// is served either way.
-func (l *Loader) install(col cache.Collection, fetched *contentful.Collection, mode installMode) (snap *cache.Snapshot, stored bool, err error) {
-	installed := false
-	snap, err = l.store.Update(func(cur *cache.Snapshot) (*cache.Part, error) {
-		if mode == installIfEmpty && cur.Part(col) != nil {
-			return nil, nil
-		}
-		if ref, was, now, older := cache.Backwards(cur.Part(col), fetched.Refs); older && mode != installForce {
-			return nil, fmt.Errorf("%w: %s at revision %d, served %d", ErrOlder, ref, now, was)
-		}
-		installed = true
-		if col == cache.CV {
-			return cache.BuildCV(l.cols.CVTypes, fetched, cur.Part(cache.CV))
-		}
-		p, skipped, err := cache.BuildBlog(l.cols.SlugField, fetched, cur.Part(cache.Blog))
-		for _, s := range skipped {
-			l.log.Warn("blog post not addressable", "post", s)
-		}
-		return p, err
-	})
-	if err != nil || !installed {
-		return snap, true, err
-	}
-	p := snap.Part(col)
-	stored = true
-	if l.persist != nil {
-		if err := l.persist(p); err != nil {
-			stored = false
-			if !errors.Is(err, ErrNotStored) {
-				l.log.Warn("snapshot not persisted; serving it from memory", "collection", string(col), "error", err)
-			}
-		}
-	}
-	l.log.Info("collection loaded", "collection", string(col), "entries", p.Entries,
-		"bytes", p.Bytes(), "requests", p.Requests, "took", p.Took.Round(time.Millisecond).String(),
-		"etag", p.Root.ETag())
-	return snap, stored, nil
 }
 
 // RefreshAll refreshes every collection; it returns the first error after
@@ -181,7 +131,8 @@ func (l *Loader) RefreshAll(ctx context.Context) error {
 }
 
 // Initial loads every collection that is not loaded yet, retrying with capped
-// backoff until all are in or ctx ends. folio is ready only after it.
+// backoff until all are in or ctx ends (then it returns ctx's error at once,
+// mid-fetch or mid-build). folio is ready only after it.
 func (l *Loader) Initial(ctx context.Context, clock Clock) error {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
@@ -190,9 +141,12 @@ func (l *Loader) Initial(ctx context.Context, clock Clock) error {
 			if l.store.Load().Part(col) != nil {
 				continue
 			}
-			if _, err := l.refresh(ctx, col, installIfEmpty); err != nil {
+			if _, err := l.refresh(ctx, col, IfEmpty); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		if len(errs) == 0 {
 			return nil

@@ -35,6 +35,11 @@ type Record struct {
 	DurationMillis int64 `json:"durationMillis"`
 	// Snapshots are the ETags of the collections it produced.
 	Snapshots map[string]string `json:"snapshots,omitempty"`
+	// SupersededBy, on an event done, names what overtook it: a later
+	// event for the same entity (its id) that the served content shows, or
+	// "revision N" for a removal followed by a republish. The event's own
+	// change is no longer what is served, and rightly so.
+	SupersededBy string `json:"supersededBy,omitempty"`
 	// Replays counts how often an operator replayed it.
 	Replays int `json:"replays,omitempty"`
 	// Persisted is false when a snapshot it produced could not be stored

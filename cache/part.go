@@ -1,0 +1,63 @@
+package cache
+
+import (
+	"time"
+
+	"github.com/folio-cms/folio/contentful"
+)
+
+// Collection names one of the two things folio serves.
+type Collection string
+
+// The collections.
+const (
+	CV   Collection = "cv"
+	Blog Collection = "blog"
+)
+
+// Part is one collection's built content. It is immutable once swapped into
+// a Store.
+type Part struct {
+	Collection Collection
+	Root       *Resource            // /cv or /blog
+	Posts      map[string]*Resource // /blog/{slug}; nil for the CV
+	Entries    int
+	// Refs holds every entity the part contains, directly or through a link,
+	// with its revision (0 for a link that did not resolve): what a webhook
+	// about that entity affects.
+	Refs map[contentful.Ref]int
+	// Entities are the entities the part was rendered from, as the Delivery
+	// API sent them, so a later build can keep one of them (the revision
+	// rule, refresh/revision.go).
+	Entities map[contentful.Ref]contentful.Entity
+	// Marks is the part's revision ledger, written by the refresh side: for
+	// every entity it serves, the revision and incarnation and since when;
+	// for an entity it served and no longer does, a Gone mark, for as long
+	// as a lagging CDN could bring the entity back.
+	Marks map[contentful.Ref]Mark
+	// Floor is the latest Last-Modified the collection has given out, kept
+	// across versions (and in Redis) so a returning route's date moves on.
+	Floor     time.Time
+	FetchedAt time.Time
+	Took      time.Duration // the Delivery API fetch
+	Requests  int           // Delivery API calls the fetch made
+}
+
+// Mark is what the revision rule knows of one entity of a part.
+type Mark struct {
+	Revision  int    // sys.revision served (or, when Gone, the last one served)
+	CreatedAt string // sys.createdAt: the incarnation
+	// Since is when this revision (or the removal) was first served.
+	Since time.Time
+	// Gone marks an entity the part served before and no longer serves.
+	Gone bool
+}
+
+// Bytes is the identity size of everything the part serves.
+func (p *Part) Bytes() int {
+	n := p.Root.Size()
+	for _, r := range p.Posts {
+		n += r.Size()
+	}
+	return n
+}

@@ -1,0 +1,66 @@
+package cache
+
+import "time"
+
+// forward returns next with its validators moved forward from prev, the
+// part it replaces, so that Last-Modified never moves back while the bytes
+// change (RFC 9110 §8.8.2: a client that revalidates by date would
+// otherwise be told "304" for content it does not have):
+//
+//   - a resource whose bytes are prev's at the same route is prev's
+//     resource, validators and all;
+//   - one whose bytes changed gets a Last-Modified after prev's at that route
+//     (the latest updatedAt inside can move back: an entry it linked was
+//     unpublished);
+//   - one at a route prev does not serve (a new or returning post) gets one
+//     after every date the collection gave out before (Part.Floor).
+//
+// HTTP dates have whole seconds, so a step is at least one second. next is
+// not changed; the part returned is.
+func forward(prev, next *Part) *Part {
+	out := *next
+	if prev == nil {
+		out.Floor = latest(next.Floor, highest(next))
+		return &out
+	}
+	now := time.Now()
+	out.Root = step(prev.Root, next.Root, prev.Floor, now)
+	if next.Posts != nil {
+		out.Posts = make(map[string]*Resource, len(next.Posts))
+		for slug, r := range next.Posts {
+			out.Posts[slug] = step(prev.Posts[slug], r, prev.Floor, now)
+		}
+	}
+	out.Floor = latest(prev.Floor, highest(&out))
+	return &out
+}
+
+// step is one route's rule; before is nil for a route prev did not serve.
+func step(before, after *Resource, floor time.Time, now time.Time) *Resource {
+	if before != nil {
+		if before.hash == after.hash {
+			return before
+		}
+		floor = latest(floor, before.ModTime())
+	}
+	if after.ModTime().After(floor) {
+		return after
+	}
+	return after.withModTime(latest(now, floor.Add(time.Second)))
+}
+
+// highest is the latest Last-Modified a part gives out.
+func highest(p *Part) time.Time {
+	t := p.Root.ModTime()
+	for _, r := range p.Posts {
+		t = latest(t, r.ModTime())
+	}
+	return t
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

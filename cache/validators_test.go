@@ -1,0 +1,108 @@
+package cache
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/folio-cms/folio/contentful"
+)
+
+func blogOf(t *testing.T, entries ...*contentful.Entry) *contentful.Collection {
+	t.Helper()
+	refs := map[contentful.Ref]int{}
+	for _, e := range entries {
+		refs[contentful.EntryRef(e.ID)] = e.Revision
+	}
+	return &contentful.Collection{Entries: entries, Refs: refs}
+}
+
+func postEntry(id, title string) *contentful.Entry {
+	return &contentful.Entry{ID: id, Revision: 1, UpdatedAt: "2025-01-01T00:00:00Z", Fields: map[string]any{"slug": id, "title": title}}
+}
+
+// install builds c on top of what store serves and swaps it in, as the
+// refresh side does.
+func install(t *testing.T, store *Store, c *contentful.Collection) *Part {
+	t.Helper()
+	snap, err := store.Update(func(cur *Snapshot) (*Part, error) {
+		p, _, err := BuildBlog(context.Background(), "slug", c, cur.Part(Blog))
+		return p, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap.Blog
+}
+
+// TestLastModifiedNeverGoesBack covers each route of a collection: the list
+// when its newest entry goes, a post when an entry it links goes (its latest
+// updatedAt inside moves back), and a post that goes and comes back with
+// other bytes. In each case the bytes change and Last-Modified must move
+// forward, or a client revalidating by date keeps what it has.
+func TestLastModifiedNeverGoesBack(t *testing.T) {
+	store := &Store{}
+	first := install(t, store, blogOf(t, postEntry("a", "A"), postEntry("b", "B")))
+	if first.Root.ModTime().Before(time.Now().Add(-2 * time.Second)) {
+		t.Fatalf("a process's first build dates its resources no earlier than the build (%v): an earlier process may have given out later dates", first.Root.ModTime())
+	}
+
+	// The list loses b: bytes change, Last-Modified moves on.
+	second := install(t, store, blogOf(t, postEntry("a", "A")))
+	if !second.Root.ModTime().After(first.Root.ModTime()) || second.Root.NotModifiedSince(first.Root.LastModified()[0]) {
+		t.Fatalf("list: Last-Modified %v after %v", second.Root.ModTime(), first.Root.ModTime())
+	}
+
+	// Post a's bytes change while its content dates go back (a linked
+	// entry was unpublished).
+	older := postEntry("a", "A without its link")
+	older.UpdatedAt = "2020-01-01T00:00:00Z"
+	third := install(t, store, blogOf(t, older))
+	if !third.Posts["a"].ModTime().After(second.Posts["a"].ModTime()) {
+		t.Fatalf("post: Last-Modified %v after %v", third.Posts["a"].ModTime(), second.Posts["a"].ModTime())
+	}
+
+	// b comes back with other bytes: its date must pass every date given out.
+	fourth := install(t, store, blogOf(t, older, postEntry("b", "B again")))
+	if !fourth.Posts["b"].ModTime().After(first.Posts["b"].ModTime()) || !fourth.Posts["b"].ModTime().After(third.Floor) {
+		t.Fatalf("returning post: Last-Modified %v, first served %v, floor %v", fourth.Posts["b"].ModTime(), first.Posts["b"].ModTime(), third.Floor)
+	}
+
+	// Unchanged bytes keep their resources: no recompression, same dates.
+	same := install(t, store, blogOf(t, older, postEntry("b", "B again")))
+	if same.Root != fourth.Root || same.Posts["a"] != fourth.Posts["a"] || same.Posts["b"] != fourth.Posts["b"] {
+		t.Fatal("unchanged bytes must keep their resources")
+	}
+}
+
+// TestPutMovesValidatorsForward: a part another process built (a Redis
+// follower's install) is dated forward from what this process served, so
+// its own clients never see a date go back.
+func TestPutMovesValidatorsForward(t *testing.T) {
+	store := &Store{}
+	served := install(t, store, blogOf(t, postEntry("a", "A")))
+	leaders, _, err := BuildBlog(context.Background(), "slug", blogOf(t, postEntry("a", "A edited")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders.Posts["a"] = leaders.Posts["a"].withModTime(served.Posts["a"].ModTime().Add(-time.Hour))
+	got := store.Put(leaders).Blog
+	if !got.Posts["a"].ModTime().After(served.Posts["a"].ModTime()) {
+		t.Fatalf("Put kept an earlier date for changed bytes: %v, served %v", got.Posts["a"].ModTime(), served.Posts["a"].ModTime())
+	}
+	if got.Posts["a"].ETag() != leaders.Posts["a"].ETag() {
+		t.Fatal("Put changed the bytes")
+	}
+}
+
+// TestBuildStopsOnCancel: a shutdown does not wait for a large build.
+func TestBuildStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := BuildBlog(ctx, "slug", blogOf(t, postEntry("a", "A")), nil); err == nil {
+		t.Fatal("BuildBlog ran to the end after its context was cancelled")
+	}
+	if _, err := BuildCV(ctx, []string{"profile"}, blogOf(t), nil); err == nil {
+		t.Fatal("BuildCV ran to the end after its context was cancelled")
+	}
+}

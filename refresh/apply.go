@@ -1,0 +1,126 @@
+package refresh
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/contentful"
+)
+
+// Mode says how a fetched collection may replace the served one.
+type Mode int
+
+const (
+	// Newer applies the revision rule (revision.go): webhooks, the safety
+	// refresh, a new leader's catch-up.
+	Newer Mode = iota
+	// IfEmpty installs only where nothing is served yet: the first load
+	// never replaces what a webhook's refresh (or Redis) installed meanwhile.
+	IfEmpty
+	// Force installs what the Delivery API returned and starts the ledger
+	// afresh: an operator's forced refresh.
+	Force
+)
+
+// ErrNotStored, returned (wrapped) by a PartSaver, says the part was
+// deliberately not stored (this replica does not lead): the event that
+// produced it is not acknowledged, and nothing is logged.
+var ErrNotStored = errors.New("refresh: part not stored")
+
+// Applied is what one install did.
+type Applied struct {
+	// Snapshot is what is served after it.
+	Snapshot *cache.Snapshot
+	// Installed is false when the mode left the served part in place.
+	Installed bool
+	// Stale lists the entities the Delivery API returned older than served
+	// (a lagging CDN edge): their served versions were kept, and the
+	// collection must be fetched again.
+	Stale []contentful.Ref
+	// Stored reports whether the part was also saved (always true without a
+	// PartSaver); the part is served either way.
+	Stored bool
+}
+
+// apply installs a fetched collection: the one install path of the first
+// load, the engine's webhook work, the safety refresh and the forced
+// refresh. Under the store's writer lock it applies the revision rule
+// against the served part, renders the fetch again where a served version
+// is kept, builds the representations, records the ledger and swaps the
+// part in; then it saves the part. It fails only when ctx ends or the
+// content cannot be encoded, and then nothing changes.
+func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *contentful.Collection, mode Mode) (Applied, error) {
+	lock := l.installing[col]
+	lock.Lock()
+	defer lock.Unlock()
+	now := l.clock.Now()
+	a := Applied{Stored: true}
+	snap, err := l.store.Update(func(cur *cache.Snapshot) (*cache.Part, error) {
+		served := cur.Part(col)
+		if mode == IfEmpty && served != nil {
+			return nil, nil
+		}
+		c := fetched
+		if mode != Force {
+			j := l.rule.judge(served, fetched, now)
+			if len(j.stale) > 0 {
+				var err error
+				if c, err = fetched.With(j.keep, j.drop); err != nil {
+					return nil, err
+				}
+				a.Stale = j.stale
+			}
+		}
+		p, err := l.build(ctx, col, c, served)
+		if err != nil {
+			return nil, err
+		}
+		p.Marks = l.rule.marks(served, c, now, mode == Force)
+		a.Installed = true
+		return p, nil
+	})
+	a.Snapshot = snap
+	if err != nil || !a.Installed {
+		return a, err
+	}
+	p := snap.Part(col)
+	if len(a.Stale) > 0 {
+		l.log.Warn("the Delivery API served older versions of some entities; keeping the served ones and fetching again",
+			"collection", string(col), "stale", a.Stale)
+	}
+	if l.saver != nil {
+		if err := l.saver.SavePart(ctx, p); err != nil {
+			a.Stored = false
+			if !errors.Is(err, ErrNotStored) {
+				l.log.Warn("snapshot not persisted; serving it from memory", "collection", string(col), "error", err)
+			}
+		}
+	}
+	l.log.Info("collection loaded", "collection", string(col), "entries", p.Entries,
+		"bytes", p.Bytes(), "requests", p.Requests, "took", p.Took.Round(time.Millisecond).String(),
+		"etag", p.Root.ETag(), "mode", mode.String())
+	return a, nil
+}
+
+func (l *Loader) build(ctx context.Context, col cache.Collection, c *contentful.Collection, served *cache.Part) (*cache.Part, error) {
+	if col == cache.CV {
+		return cache.BuildCV(ctx, l.cols.CVTypes, c, served)
+	}
+	p, skipped, err := cache.BuildBlog(ctx, l.cols.SlugField, c, served)
+	for _, s := range skipped {
+		l.log.Warn("blog post not addressable", "post", s)
+	}
+	return p, err
+}
+
+func (m Mode) String() string {
+	switch m {
+	case IfEmpty:
+		return "first-load"
+	case Force:
+		return "force"
+	}
+	return "newer"
+}
