@@ -120,7 +120,7 @@ type worker struct {
 	// recheck, when set, is when the collection must be fetched again
 	// although no event waits: an install kept the served version of a
 	// stale entity, and the lag bound will settle it.
-	recheck time.Time
+	recheck  time.Time
 	rechecks int
 }
 
