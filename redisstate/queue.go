@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/folio-cms/folio/refresh"
@@ -38,6 +38,9 @@ type Queue struct {
 	s     *State
 	local Local
 
+	// lost says Redis lost its data and the leader has not yet caught up.
+	lost atomic.Bool
+
 	mu         sync.Mutex
 	dispatched map[string]bool // stream ids handed to the engine, not yet acknowledged
 	// held are events accepted while Redis was away. They were processed
@@ -54,8 +57,11 @@ func (s *State) NewQueue(local Local) *Queue {
 	return &Queue{s: s, local: local, dispatched: map[string]bool{}}
 }
 
-// Enqueue holds e durably in Redis, or in memory when Redis is down
-// (degraded: lost only if this process dies before Redis returns).
+// Enqueue holds e durably in Redis. When Redis is down, or refuses the
+// write (OOM, say), e goes to the local queue instead and is remembered, to
+// be added to the stream once Redis takes writes again (degraded: lost only
+// if this process dies before then). It fails only when the local queue
+// refuses e too.
 func (q *Queue) Enqueue(ctx context.Context, e refresh.Event) error {
 	if q.s.up.Load() {
 		b, err := json.Marshal(e)
@@ -69,7 +75,7 @@ func (q *Queue) Enqueue(ctx context.Context, e refresh.Event) error {
 		if err == nil {
 			return nil
 		}
-		q.s.log.Warn("redis: event held in memory", "event", e.ID, "error", err)
+		q.s.log.Warn("redis: event held in memory and processed here", "event", e.ID, "error", q.s.redact(err))
 	}
 	if err := q.local.Enqueue(ctx, e); err != nil {
 		return err
@@ -126,14 +132,19 @@ func (q *Queue) Ack(r refresh.Record) {
 	ctx, cancel := q.s.ctx(context.Background())
 	defer cancel()
 	if err := q.s.note(q.s.rdb.XAck(ctx, q.s.keys.stream, group, r.StreamID).Err()); err != nil {
-		q.s.log.Warn("redis: event not acknowledged; it will be redone", "event", r.ID, "error", err)
+		q.s.log.Warn("redis: event not acknowledged; it will be redone", "event", r.ID, "error", q.s.redact(err))
+		q.checkGroup(ctx, err)
 	}
 }
 
 // Run keeps the connection, contends for the leader lease, and while
 // leading feeds the stream's events to the local queue, until ctx ends.
-// onLeader runs each time this process becomes the leader (a full refresh
-// then catches up whatever happened meanwhile).
+// onLeader runs on Run's goroutine each time this process becomes the
+// leader, and again whenever the leader finds that Redis lost its data (the
+// marker key gone or replaced, the consumer group gone, the lease found
+// free while this process held it): a full refresh then catches up whatever
+// happened meanwhile and stores new parts, so restarts and followers have
+// snapshots again.
 func (q *Queue) Run(ctx context.Context, onLeader func()) {
 	s := q.s
 	tick := s.opts.LeaseTTL / 3
@@ -151,15 +162,26 @@ func (q *Queue) Run(ctx context.Context, onLeader func()) {
 			groupReady = q.createGroup(ctx) == nil
 		}
 		was := s.leader.Load()
-		if !s.holdLease(ctx) {
+		l := s.holdLease(ctx)
+		if l.lost {
+			q.noteLoss("marker")
+			groupReady = q.createGroup(ctx) == nil // a loss between the two calls above
+		}
+		lost := q.lost.Swap(false) // a follower's loss is caught up when it leads
+		if !l.held {
 			sleepCtx(ctx, tick)
 			continue
 		}
-		if !was {
+		switch {
+		case !was:
 			s.log.Info("redis: leading: this process fetches from Contentful for every replica")
-			if onLeader != nil {
-				onLeader()
-			}
+		case l.acquired:
+			s.log.Warn("redis: the leader lease had vanished (expired during a stall, or Redis lost it); taken again, refetching everything")
+		case lost:
+			s.log.Warn("redis: leader refetching everything after the data loss")
+		}
+		if (!was || l.acquired || lost) && onLeader != nil {
+			onLeader()
 		}
 		q.claim(ctx)
 		q.read(ctx, min(tick, readBlock))
@@ -170,10 +192,30 @@ func (q *Queue) createGroup(ctx context.Context) error {
 	c, cancel := q.s.ctx(ctx)
 	defer cancel()
 	err := q.s.rdb.XGroupCreateMkStream(c, q.s.keys.stream, group, "0").Err()
-	if err != nil && strings.Contains(err.Error(), "BUSYGROUP") {
+	if redis.HasErrorPrefix(err, "BUSYGROUP") {
 		err = nil
 	}
 	return q.s.note(err)
+}
+
+// checkGroup handles err from a command on the consumer group: NOGROUP
+// means the stream or its group is gone (deleted, or Redis lost its data),
+// so the group is created again, reading the stream from its start, and the
+// leader refetches everything, because the events it held are lost.
+func (q *Queue) checkGroup(ctx context.Context, err error) {
+	if !redis.HasErrorPrefix(err, "NOGROUP") {
+		return
+	}
+	q.noteLoss("NOGROUP")
+	q.createGroup(ctx)
+}
+
+// noteLoss records that Redis lost its data, as signal revealed; signals
+// of one loss that arrive before the leader catches up are logged once.
+func (q *Queue) noteLoss(signal string) {
+	if !q.lost.Swap(true) {
+		q.s.dataLost(signal)
+	}
 }
 
 // claim takes over events another consumer (a dead leader) left
@@ -184,6 +226,7 @@ func (q *Queue) claim(ctx context.Context) {
 	msgs, _, err := q.s.rdb.XAutoClaim(c, &redis.XAutoClaimArgs{Stream: q.s.keys.stream, Group: group,
 		Consumer: q.s.id, MinIdle: q.s.opts.ClaimIdle, Start: "0-0", Count: readBatch}).Result()
 	if q.s.note(err) != nil {
+		q.checkGroup(ctx, err)
 		return
 	}
 	if len(msgs) > 0 {
@@ -201,9 +244,7 @@ func (q *Queue) read(ctx context.Context, block time.Duration) {
 		return
 	}
 	if q.s.note(err) != nil {
-		if strings.Contains(err.Error(), "NOGROUP") {
-			q.createGroup(ctx)
-		}
+		q.checkGroup(ctx, err)
 		return
 	}
 	for _, st := range res {
@@ -236,48 +277,6 @@ func (q *Queue) dispatch(ctx context.Context, msgs []redis.XMessage) {
 			return
 		}
 	}
-}
-
-// Lease scripts: renew or release only a lease this process holds.
-var (
-	renewScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`)
-	releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`)
-)
-
-// holdLease takes the leader lease if it is free, or renews it if held.
-func (s *State) holdLease(ctx context.Context) bool {
-	c, cancel := s.ctx(ctx)
-	defer cancel()
-	ttl := s.opts.LeaseTTL
-	ok, err := s.rdb.SetNX(c, s.keys.lease, s.id, ttl).Result()
-	if s.note(err) != nil {
-		s.leader.Store(false)
-		return false
-	}
-	if !ok {
-		n, err := renewScript.Run(c, s.rdb, []string{s.keys.lease}, s.id, ttl.Milliseconds()).Int()
-		if s.note(err) != nil {
-			s.leader.Store(false)
-			return false
-		}
-		ok = n == 1
-	}
-	if !ok && s.leader.Load() {
-		s.log.Warn("redis: lost the leader lease to another process")
-	}
-	s.leader.Store(ok)
-	return ok
-}
-
-// release gives the lease up if this process holds it (the script checks),
-// so the others need not wait out its TTL.
-func (s *State) release(ctx context.Context) {
-	releaseScript.Run(ctx, s.rdb, []string{s.keys.lease}, s.id)
-	s.leader.Store(false)
 }
 
 // Dedup remembers accepted changes in Redis, so every replica sees the same

@@ -7,6 +7,16 @@
 // Redis is optional and never on the read path: when it is down, folio
 // keeps serving from memory, processes webhooks locally, and catches up when
 // it returns.
+//
+// Nothing here assumes that Redis keeps what it was given. Part versions are
+// unique strings, never a counter, so a version seen before a FLUSHALL (or a
+// restart without persistence) cannot be mistaken for one written after it;
+// a marker key and the consumer group's disappearance reveal the data loss,
+// and the leader then refetches everything. Errors are told apart: an
+// outage (the network, a timeout, a server that is loading, read-only or
+// without its master) puts folio in degraded mode, while a command a healthy
+// server refuses (OOM, NOGROUP, WRONGTYPE, ...) is logged and handled by the
+// operation that met it.
 package redisstate
 
 import (
@@ -70,18 +80,28 @@ type State struct {
 	// id names this process: its lease value and its stream consumer.
 	id string
 
-	up       atomic.Bool
-	leader   atomic.Bool
-	mu       sync.Mutex
-	lastErr  string
-	lastErrT time.Time
-	versions map[cache.Collection]string // what this process holds
+	up     atomic.Bool
+	leader atomic.Bool
+	// installMu orders Follow's installs against SavePart's record of what
+	// it wrote, so a loaded part never replaces one this process has just
+	// written or loaded.
+	installMu sync.Mutex
+
+	mu         sync.Mutex // guards what follows
+	lastErr    string     // the last outage, redacted
+	lastErrT   time.Time
+	lastCmd    string // the last command error, redacted
+	lastCmdT   time.Time
+	lastCmdLog time.Time                   // when a command error was last logged
+	lossT      time.Time                   // when this process last found Redis's data lost
+	marker     string                      // the marker value this process last saw; "" before the first look
+	versions   map[cache.Collection]string // what this process holds
 }
 
 // keys are folio's Redis keys. Each group shares a hash tag, so the keys a
 // script touches together sit on one Cluster shard.
 type keys struct {
-	seq, current, lease, updates, stream, dedup string
+	current, lease, marker, updates, stream, dedup string
 }
 
 func (k keys) part(col, version string) string {
@@ -104,7 +124,7 @@ func New(o Options) (*State, error) {
 		opts: o, rdb: rdb, log: o.Logger,
 		id: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)),
 		keys: keys{
-			seq: p + ":{snapshot}:seq", current: p + ":{snapshot}:current", lease: p + ":{snapshot}:lease",
+			current: p + ":{snapshot}:current", lease: p + ":{snapshot}:lease", marker: p + ":{snapshot}:marker",
 			updates: p + ":updates", stream: p + ":{events}", dedup: p + ":{dedup}:",
 		},
 	}, nil
@@ -165,7 +185,9 @@ func (s *State) Close() error {
 // ID names this process in Redis.
 func (s *State) ID() string { return s.id }
 
-// Up reports whether the last Redis command succeeded.
+// Up reports whether Redis is usable: the last command reached a server
+// that could serve it. A command the server refused (OOM, NOGROUP, ...)
+// leaves it true; only an outage (see classify) makes it false.
 func (s *State) Up() bool { return s.up.Load() }
 
 // Leader reports whether this process holds the leader lease.
@@ -178,36 +200,114 @@ func (s *State) ping(ctx context.Context) error {
 	return s.note(s.rdb.Ping(ctx).Err())
 }
 
-// note records a command's outcome as Redis's health, logging transitions.
+// errKind is what a Redis command's error says about Redis.
+type errKind int
+
+const (
+	errNone     errKind = iota // success, or redis.Nil (no such key)
+	errCanceled                // the caller gave up: says nothing about Redis
+	errOutage                  // Redis cannot serve folio now: degraded mode until it answers
+	errCommand                 // a healthy server refused this command: the operation decides
+)
+
+// classify decides what err means. Outages are network errors (refused or
+// reset connections, EOF, timeouts, a closed client or an exhausted pool:
+// everything that is not a reply from the server), and the replies of a
+// server that cannot serve now: LOADING, READONLY, MASTERDOWN, CLUSTERDOWN,
+// TRYAGAIN, a refused login (NOAUTH, WRONGPASS) and "max number of
+// clients". Any other error reply (OOM, NOGROUP, NOSCRIPT, WRONGTYPE,
+// BUSYGROUP, ERR ...) is a command error from a healthy server.
+func classify(err error) errKind {
+	var rerr redis.Error
+	switch {
+	case err == nil || errors.Is(err, redis.Nil):
+		return errNone
+	case errors.Is(err, context.Canceled):
+		return errCanceled
+	case !errors.As(err, &rerr):
+		return errOutage
+	case redis.IsLoadingError(err), redis.IsReadOnlyError(err), redis.IsMasterDownError(err),
+		redis.IsClusterDownError(err), redis.IsTryAgainError(err), redis.IsAuthError(err),
+		redis.IsMaxClientsError(err):
+		return errOutage
+	}
+	return errCommand
+}
+
+// note records a command's outcome: success marks Redis up, an outage
+// marks it down (logged on the transition, and the lease counts as lost),
+// a command error is recorded and logged (at most once a minute while it
+// repeats) without touching either. It returns err unchanged.
 func (s *State) note(err error) error {
-	if err == nil || errors.Is(err, redis.Nil) {
+	switch classify(err) {
+	case errNone:
 		if !s.up.Swap(true) {
 			s.log.Info("redis: connected")
 		}
-		return err
+	case errOutage:
+		msg := s.redact(err)
+		if s.up.Swap(false) {
+			s.log.Error("redis: lost; serving from memory and processing webhooks locally until it returns", "error", msg)
+			s.leader.Store(false)
+		}
+		s.mu.Lock()
+		s.lastErr, s.lastErrT = msg, time.Now().UTC()
+		s.mu.Unlock()
+	case errCommand:
+		msg, now := s.redact(err), time.Now()
+		s.mu.Lock()
+		repeat := msg == s.lastCmd && now.Sub(s.lastCmdLog) < time.Minute
+		s.lastCmd, s.lastCmdT = msg, now.UTC()
+		if !repeat {
+			s.lastCmdLog = now
+		}
+		s.mu.Unlock()
+		if !repeat {
+			s.log.Warn("redis: command refused; Redis stays in use", "error", msg)
+		}
 	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	if s.up.Swap(false) {
-		s.log.Error("redis: lost; serving from memory and processing webhooks locally until it returns", "error", err)
-		s.leader.Store(false)
-	}
-	s.mu.Lock()
-	s.lastErr, s.lastErrT = err.Error(), time.Now().UTC()
-	s.mu.Unlock()
 	return err
+}
+
+// redact gives err's message for logs and /status: a password in REDIS_URL
+// never appears, and a long message (one that quotes arguments) is cut.
+func (s *State) redact(err error) string {
+	const most = 300
+	msg := redactErr(err, s.opts.URL).Error()
+	if len(msg) > most {
+		msg = strings.ToValidUTF8(msg[:most], "") + "..."
+	}
+	return msg
+}
+
+// dataLost records and logs that Redis lost folio's data; signal names
+// what revealed it.
+func (s *State) dataLost(signal string) {
+	s.mu.Lock()
+	s.lossT = time.Now().UTC()
+	s.mu.Unlock()
+	s.log.Error("redis: data lost (FLUSHALL, eviction, or a restart without persistence): stored snapshots, queued events, "+
+		"the consumer group and the lease are gone; the leader refetches every collection", "signal", signal)
 }
 
 // Status is the redis section of /status.
 type Status struct {
-	Configured bool      `json:"configured"`
-	Connected  bool      `json:"connected"`
-	Degraded   bool      `json:"degraded"`
-	Leader     bool      `json:"leader"`
-	Consumer   string    `json:"consumer"`
-	LastError  string    `json:"lastError,omitempty"`
-	LastErrAt  time.Time `json:"lastErrorAt,omitzero"`
+	Configured bool   `json:"configured"`
+	Connected  bool   `json:"connected"`
+	Degraded   bool   `json:"degraded"`
+	Leader     bool   `json:"leader"`
+	Consumer   string `json:"consumer"`
+	// LastError is the last outage (a network error, a server that could
+	// not serve), redacted; LastErrAt when it happened (UTC).
+	LastError string    `json:"lastError,omitempty"`
+	LastErrAt time.Time `json:"lastErrorAt,omitzero"`
+	// LastCommandError is the last command a healthy server refused (OOM,
+	// NOGROUP, ...), redacted; it does not make folio degraded.
+	LastCommandError   string    `json:"lastCommandError,omitempty"`
+	LastCommandErrorAt time.Time `json:"lastCommandErrorAt,omitzero"`
+	// DataLossAt is when this process last found that Redis had lost
+	// folio's data (UTC); zero if it never did.
+	DataLossAt time.Time `json:"dataLossAt,omitzero"`
 }
 
 // Status reports Redis's state for /status.
@@ -216,7 +316,8 @@ func (s *State) Status() Status {
 	defer s.mu.Unlock()
 	up := s.up.Load()
 	return Status{Configured: true, Connected: up, Degraded: !up, Leader: s.leader.Load(), Consumer: s.id,
-		LastError: s.lastErr, LastErrAt: s.lastErrT}
+		LastError: s.lastErr, LastErrAt: s.lastErrT, LastCommandError: s.lastCmd, LastCommandErrorAt: s.lastCmdT,
+		DataLossAt: s.lossT}
 }
 
 func (s *State) ctx(parent context.Context) (context.Context, context.CancelFunc) {

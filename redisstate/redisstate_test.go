@@ -63,7 +63,7 @@ func TestOnlyTheLeaseHolderWrites(t *testing.T) {
 	if err := a.SavePart(ctx, part(1)); err != ErrNotLeader {
 		t.Fatalf("a non-leader wrote: %v", err)
 	}
-	if !a.holdLease(ctx) || b.holdLease(ctx) {
+	if !leads(t, a) || leads(t, b) {
 		t.Fatal("exactly one process must lead")
 	}
 	if err := a.SavePart(ctx, part(2)); err != nil {
@@ -71,7 +71,7 @@ func TestOnlyTheLeaseHolderWrites(t *testing.T) {
 	}
 	// a stalls; its lease expires; b leads and writes.
 	rds.Do(t, "DEL", a.keys.lease)
-	if !b.holdLease(ctx) {
+	if !leads(t, b) {
 		t.Fatal("b could not take a free lease")
 	}
 	if err := b.SavePart(ctx, part(3)); err != nil {
