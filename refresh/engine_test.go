@@ -113,12 +113,12 @@ func newEngine(t *testing.T, opts refresh.EngineOptions, posts ...json.RawMessag
 		finals: make(chan refresh.Record, 1000), events: make(chan refresh.Event, 1000)}
 	f.gate = &gate{inner: client}
 	loader := refresh.NewLoader(f.gate, f.store, cols, nil)
+	opts.Clock = f.clock
+	opts.OnFinal = func(r refresh.Record) { f.finals <- r }
+	f.engine = refresh.NewEngine(loader, opts, nil) // the loader now keeps the engine's clock
 	if err := loader.RefreshAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	opts.Clock = f.clock
-	opts.OnFinal = func(r refresh.Record) { f.finals <- r }
-	f.engine = refresh.NewEngine(loader, opts, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.engine.Run(ctx, f.events); close(done) }()

@@ -1,0 +1,226 @@
+package refresh_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/contentful"
+	"github.com/folio-cms/folio/refresh"
+)
+
+// The cases of the write-path issue, one test each: what an editor (or an
+// import tool) does, in the order it happens.
+
+// TestRecreatedEntryIsServedAndNothingFreezes: a post deleted and
+// re-created with the same id starts again at revision 1 with a new
+// createdAt. It is served, and later edits of any entry and the safety
+// refresh go through.
+func TestRecreatedEntryIsServedAndNothingFreezes(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("p", 3, "Three"), post("q", 1, "Q one"))
+	f.api.Delete("p")
+	if r := f.finalOf(f.unpublish("p", 3).ID); r.Outcome != refresh.Done {
+		t.Fatalf("delete: %+v", r)
+	}
+	if err := f.api.Put(postCreated("p", 1, "Re-created", "2026-06-01T00:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("p", 1, cache.Blog).ID); r.Outcome != refresh.Done || !strings.Contains(f.post("p"), `"title":"Re-created"`) {
+		t.Fatalf("re-created: %+v, serving %s", r, f.post("p"))
+	}
+	if err := f.api.Put(post("q", 2, "Q two")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("q", 2, cache.Blog).ID); r.Outcome != refresh.Done || !strings.Contains(f.post("q"), `"title":"Q two"`) {
+		t.Fatalf("a later edit of another post: %+v, serving %s", r, f.post("q"))
+	}
+	q := refresh.NewMemoryQueue(10)
+	ev, _ := f.engine.RefreshAll(context.Background(), q, "safety-refresh")
+	f.events <- <-q.Events()
+	if r := f.finalOf(ev.ID); r.Outcome != refresh.Done {
+		t.Fatalf("safety refresh: %+v", r)
+	}
+}
+
+// TestRecreatedWithoutItsDeleteWebhook: the delete webhook never came (or
+// came late); the re-created entry at revision 1 still replaces the old
+// incarnation at revision 3 at once, because its createdAt differs.
+func TestRecreatedWithoutItsDeleteWebhook(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("p", 3, "Three"))
+	if err := f.api.Put(postCreated("p", 1, "Re-created", "2026-06-01T00:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("p", 1, cache.Blog).ID); r.Outcome != refresh.Done || !strings.Contains(f.post("p"), `"title":"Re-created"`) {
+		t.Fatalf("re-created: %+v, serving %s", r, f.post("p"))
+	}
+}
+
+// TestStaleEntityNeverBlocksItsCollection: a lagging edge answers one post
+// at an older revision and another at a newer one. The newer is installed at
+// once, the served version of the older is kept, and the collection is
+// fetched again; once the lag bound has passed, what the Delivery API
+// answers is the truth.
+func TestStaleEntityNeverBlocksItsCollection(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("p", 2, "P two"), post("q", 1, "Q one"))
+	if err := f.api.Put(post("p", 1, "P one"), post("q", 2, "Q two")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("q", 2, cache.Blog).ID); r.Outcome != refresh.Done {
+		t.Fatalf("publish q: %+v", r)
+	}
+	if !strings.Contains(f.post("q"), `"title":"Q two"`) || !strings.Contains(f.post("p"), `"title":"P two"`) {
+		t.Fatalf("serving q %s, p %s", f.post("q"), f.post("p"))
+	}
+	if !f.engine.Busy(cache.Blog) {
+		t.Fatal("a stale entity must keep its collection polling")
+	}
+	// The Delivery API keeps answering revision 1 past the bound: that is
+	// the truth now (an edge cannot lag that long).
+	before, start := blogFetches(f), f.clock.Now()
+	f.until("the Delivery API's answer wins after the lag bound", func() bool { return strings.Contains(f.post("p"), `"title":"P one"`) })
+	if f.clock.Now().Sub(start) < 9*time.Minute {
+		t.Fatalf("the stale answer won after %s, within the bound", f.clock.Now().Sub(start))
+	}
+	if blogFetches(f) == before {
+		t.Fatal("no refetch after the stale answer")
+	}
+}
+
+// until moves the clock on whenever the engine waits, until cond holds.
+func (f *engineFixture) until(what string, cond func() bool) {
+	f.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-f.clock.waits:
+			f.clock.Advance(15 * time.Second)
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			f.t.Fatalf("never: %s", what)
+		}
+	}
+}
+
+// TestRemovalIsRememberedForTheBoundOnly: after an unpublish is served, a
+// lagging edge cannot bring the post back within the lag bound; past it, a
+// post the Delivery API still serves is served (the memory of removals
+// expires even when nothing else changes).
+func TestRemovalIsRememberedForTheBoundOnly(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("p", 2, "Two"), post("q", 1, "Other"))
+	f.api.Delete("p")
+	if r := f.finalOf(f.unpublish("p", 2).ID); r.Outcome != refresh.Done || f.post("p") != "" {
+		t.Fatalf("unpublish: %+v", r)
+	}
+	if err := f.api.Put(post("p", 2, "Two")); err != nil { // a lagging edge, or the truth
+		t.Fatal(err)
+	}
+	q := refresh.NewMemoryQueue(10)
+	ev, _ := f.engine.RefreshAll(context.Background(), q, "safety-refresh")
+	f.events <- <-q.Events()
+	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done {
+		t.Fatalf("safety refresh: %+v", r)
+	}
+	if f.post("p") != "" {
+		t.Fatal("within the bound, a lagging answer brought the unpublished post back")
+	}
+	start := f.clock.Now()
+	f.until("the post the Delivery API serves is served past the bound", func() bool { return strings.Contains(f.post("p"), `"title":"Two"`) })
+	if f.clock.Now().Sub(start) < 8*time.Minute {
+		t.Fatalf("the removed post came back after %s, within the bound", f.clock.Now().Sub(start))
+	}
+}
+
+// TestOvertakenEventIsSuperseded: publish then unpublish, and unpublish
+// then republish. The first event of each pair is done, superseded by the
+// second, as soon as the second is served: no polling to the bound, no
+// false "failed".
+func TestOvertakenEventIsSuperseded(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("p", 1, "One"), post("q", 1, "Other"))
+
+	// Publish of revision 2 (the CDN still lags), then an unpublish.
+	pub := f.publish("p", 2, cache.Blog)
+	f.awaitWait() // fetched, still revision 1: polling
+	f.api.Delete("p")
+	unpub := f.unpublish("p", 2)
+	got := map[string]refresh.Record{}
+	for len(got) < 2 {
+		select {
+		case r := <-f.finals:
+			got[r.ID] = r
+		case <-f.clock.waits:
+			f.clock.Advance(2 * time.Second)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("finished: %v", got)
+		}
+	}
+	if r := got[pub.ID]; r.Outcome != refresh.Done || r.SupersededBy != unpub.ID {
+		t.Fatalf("publish overtaken by an unpublish: %+v", r)
+	}
+	if r := got[unpub.ID]; r.Outcome != refresh.Done || r.SupersededBy != "" {
+		t.Fatalf("unpublish: %+v", r)
+	}
+
+	// Unpublish of q while the CDN still serves it, then a republish.
+	unq := f.unpublish("q", 1)
+	f.awaitWait()
+	if err := f.api.Put(post("q", 2, "Back")); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.publish("q", 2, cache.Blog)
+	got = map[string]refresh.Record{}
+	for len(got) < 2 {
+		select {
+		case r := <-f.finals:
+			got[r.ID] = r
+		case <-f.clock.waits:
+			f.clock.Advance(2 * time.Second)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("finished: %v", got)
+		}
+	}
+	if r := got[unq.ID]; r.Outcome != refresh.Done || r.SupersededBy == "" {
+		t.Fatalf("unpublish overtaken by a republish: %+v", r)
+	}
+	if r := got[rep.ID]; r.Outcome != refresh.Done {
+		t.Fatalf("republish: %+v", r)
+	}
+}
+
+// TestChangeReachesACollectionThatIsComingToLinkIt: while the CV is being
+// fetched, its profile comes to link a post, and that post is republished.
+// The webhook names the blog only (the served CV does not link the post
+// yet), but the CV is busy, so the event waits for a CV fetch of its own:
+// /cv serves the new revision too, not after the next safety refresh.
+func TestChangeReachesACollectionThatIsComingToLinkIt(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("p", 1, "One"))
+	f.gate.entered, f.gate.release = make(chan struct{}), make(chan struct{})
+	if err := f.api.Put(profileLinking("Ada", 2, "p")); err != nil {
+		t.Fatal(err)
+	}
+	prof := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
+		Entity: contentful.EntryRef("me"), ContentType: "profile", Revision: 2, Collections: []cache.Collection{cache.CV}, ReceivedAt: f.clock.Now()}
+	f.events <- prof
+	<-f.gate.entered // the CV fetch is in flight
+	if err := f.api.Put(post("p", 2, "Two")); err != nil {
+		t.Fatal(err)
+	}
+	republish := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
+		Entity: contentful.EntryRef("p"), ContentType: "blogPost", Revision: 2, Collections: []cache.Collection{cache.Blog}, ReceivedAt: f.clock.Now()}
+	f.engine.Dispatch(republish)
+	go func() {
+		for range f.gate.entered {
+			f.gate.release <- struct{}{}
+		}
+	}()
+	f.gate.release <- struct{}{}
+	r := f.finalOf(republish.ID)
+	if r.Outcome != refresh.Done || len(r.Collections) != 2 {
+		t.Fatalf("republish: %+v", r)
+	}
+	cv := string(f.store.Load().CV.Root.Body())
+	if !strings.Contains(cv, `"title":"Two"`) {
+		t.Fatalf("/cv does not serve the republished post: %s", cv)
+	}
+}
