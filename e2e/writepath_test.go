@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/folio-cms/folio/contentful/localapi"
+)
+
+// TestSIGTERMDuringFirstLoad: Docker sends SIGTERM and kills 10 s later.
+// A folio still in its first load (the Delivery API answers slowly) stops
+// at once, cleanly, instead of finishing the load first.
+func TestSIGTERMDuringFirstLoad(t *testing.T) {
+	apiSrv, api := space(t)
+	apiSrv.SetDelay(time.Hour)
+	f := start(t, api, "")
+	f.until("the first fetch started", 5*time.Second, func() bool {
+		return apiSrv.Count(func(r localapi.Request) bool { return r.Status == 0 }) > 0
+	})
+	sent := time.Now()
+	f.stop()
+	if took := time.Since(sent); took > 8*time.Second || f.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("SIGTERM during the first load: exit %d after %s (the grace is 8 s, Docker's 10 s)\n%s",
+			f.cmd.ProcessState.ExitCode(), took, tail(f.logs.String(), 20))
+	}
+}
+
+// TestLastModifiedAcrossRestartWithoutRedis: the newest post is removed
+// while folio is down (nothing survives a restart without Redis). The list
+// the new process serves has other bytes, so its Last-Modified must pass the
+// one the old process gave out, though the latest updatedAt inside went back.
+func TestLastModifiedAcrossRestartWithoutRedis(t *testing.T) {
+	apiSrv, api := space(t)
+	if err := apiSrv.Put(entry("newest", "blogPost", 9, `{"slug":"newest","title":"Newest"}`)); err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, api, "")
+	a.until("ready", 10*time.Second, func() bool { return a.status("/readyz") == 200 })
+	before := lastModified(t, a.URL+"/blog")
+	a.stop()
+	apiSrv.Delete("newest")
+	// HTTP dates have whole seconds: a restart within the second that
+	// the old process gave out cannot be told apart from it.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	b := start(t, api, "")
+	b.until("ready", 10*time.Second, func() bool { return b.status("/readyz") == 200 })
+	after := lastModified(t, b.URL+"/blog")
+	if !after.After(before) {
+		t.Fatalf("Last-Modified went from %v to %v while the list lost a post", before, after)
+	}
+}
+
+func lastModified(t *testing.T, url string) time.Time {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	lm, err := http.ParseTime(res.Header.Get("Last-Modified"))
+	if err != nil {
+		t.Fatalf("Last-Modified %q: %v", res.Header.Get("Last-Modified"), err)
+	}
+	return lm
+}
