@@ -55,6 +55,7 @@ Usage:
   folio [serve]                 run the server (demo mode without CONTENTFUL_SPACE_ID)
   folio webhook send [flags]    send a signed, Contentful-shaped webhook to a running folio
   folio healthcheck [--url URL] exit 0 when the server answers healthy
+  folio refresh [flags]         force a full refresh of a running folio (every replica)
   folio version                 print the version, commit and Go version
 
 Configuration is read from the environment; see README.md.
@@ -90,6 +91,8 @@ func run(ctx context.Context, args []string, env config.Lookup, stdout, stderr i
 			return err
 		}
 		return healthcheck(ctx, *target, env, stdout)
+	case "refresh":
+		return adminRefresh(ctx, rest, env, stdout, stderr)
 	case "webhook":
 		if len(rest) == 0 || rest[0] != "send" {
 			if len(rest) > 0 && (rest[0] == "--help" || rest[0] == "-h") {

@@ -3,16 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/folio-cms/folio/auth"
 	"github.com/folio-cms/folio/config"
 	"github.com/folio-cms/folio/contentful"
 )
@@ -46,11 +43,8 @@ func webhookSend(ctx context.Context, args []string, env config.Lookup, stdout, 
 		space       = fs.String("space", "", "sys.space id (default CONTENTFUL_SPACE_ID, or the demo space)")
 		envID       = fs.String("environment", "", "sys.environment id (default CONTENTFUL_ENVIRONMENT or master)")
 		bodyFile    = fs.String("body", "", "send this file as the body instead of building one")
-		secretFile  = fs.String("secret-file", "", "file holding the signing secret (default CONTENTFUL_WEBHOOK_SECRET[_FILE])")
-		clientID    = fs.String("client-id", "", "Auth0 client id, sent as HTTP Basic")
-		clientFile  = fs.String("client-secret-file", "", "file holding the Auth0 client secret (or FOLIO_CLIENT_SECRET)")
-		tokenFile   = fs.String("token-file", "", "file holding an Auth0 access token, sent as Bearer (or FOLIO_ACCESS_TOKEN)")
 		idempotency = fs.String("idempotency-key", "", "X-Contentful-Idempotency-Key (default: none)")
+		creds       = credentialFlags(fs)
 	)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -82,17 +76,9 @@ func webhookSend(ctx context.Context, args []string, env config.Lookup, stdout, 
 		}, time.Now())
 	}
 	if *target == "" {
-		addr := firstOf(lookup(env, "FOLIO_ADDR"), config.DefaultAddr)
-		_, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			return usageError{fmt.Sprintf("FOLIO_ADDR %q is not host:port", addr)}
+		if *target, err = localURL(env, "/webhooks/contentful"); err != nil {
+			return err
 		}
-		*target = "http://127.0.0.1:" + port + "/webhooks/contentful"
-	}
-
-	secret, err := secretFrom(*secretFile, env, "CONTENTFUL_WEBHOOK_SECRET")
-	if err != nil {
-		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, *target, bytes.NewReader(body))
 	if err != nil {
@@ -104,47 +90,10 @@ func webhookSend(ctx context.Context, args []string, env config.Lookup, stdout, 
 	if *idempotency != "" {
 		req.Header.Set("X-Contentful-Idempotency-Key", *idempotency)
 	}
-	switch {
-	case *clientID != "":
-		cs, err := secretFrom(*clientFile, env, "FOLIO_CLIENT_SECRET")
-		if err != nil {
-			return err
-		}
-		if cs == "" {
-			return usageError{"webhook send: --client-id needs --client-secret-file or FOLIO_CLIENT_SECRET"}
-		}
-		req.SetBasicAuth(*clientID, cs)
-	default:
-		tok, err := secretFrom(*tokenFile, env, "FOLIO_ACCESS_TOKEN")
-		if err != nil {
-			return err
-		}
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
+	if err := creds.apply(req, body, env, "Content-Type", "X-Contentful-Topic", "X-Contentful-Webhook-Name"); err != nil {
+		return err
 	}
-	if secret != "" {
-		auth.Sign(req, body, secret, time.Now(), "Content-Type", "X-Contentful-Topic", "X-Contentful-Webhook-Name")
-	}
-
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	res, err := http.DefaultClient.Do(req.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("send: %w", err)
-	}
-	defer res.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	fmt.Fprintf(stdout, "%s %s\n", res.Proto, res.Status)
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, answer, "", "  ") == nil {
-		answer = pretty.Bytes()
-	}
-	fmt.Fprintf(stdout, "%s\n", answer)
-	if res.StatusCode >= 300 {
-		return fmt.Errorf("the webhook was not accepted (%s)", res.Status)
-	}
-	return nil
+	return call(ctx, req, stdout, "the webhook was not accepted")
 }
 
 // secretFrom reads a secret from a file flag, else NAME, else NAME_FILE.

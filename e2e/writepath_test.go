@@ -2,10 +2,14 @@ package e2e
 
 import (
 	"net/http"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/folio-cms/folio/contentful/localapi"
+	"github.com/folio-cms/folio/internal/redistest"
 )
 
 // TestSIGTERMDuringFirstLoad: Docker sends SIGTERM and kills 10 s later.
@@ -63,4 +67,34 @@ func lastModified(t *testing.T, url string) time.Time {
 		t.Fatalf("Last-Modified %q: %v", res.Header.Get("Last-Modified"), err)
 	}
 	return lm
+}
+
+// TestForcedRefreshReachesEveryReplica: a signature-only deployment (no
+// Auth0) of three replicas. The Delivery API now holds a post at a lower
+// revision of the same incarnation (an environment restored from a
+// backup, say): within the lag bound the revision rule keeps the served
+// one. The operator runs `folio refresh` against a follower; every replica
+// serves what the Delivery API answers.
+func TestForcedRefreshReachesEveryReplica(t *testing.T) {
+	rds := redistest.Start(t)
+	apiSrv, api := space(t)
+	if err := apiSrv.Put(post("p1", 3)); err != nil {
+		t.Fatal(err)
+	}
+	fs, _, follower := replicas(t, api, rds.URL)
+	for _, f := range fs {
+		f.until("revision 3 served", 10*time.Second, func() bool { return f.serves("p1", 3) })
+	}
+	if err := apiSrv.Put(post("p1", 1)); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "refresh", "--url", follower.URL+"/admin/refresh")
+	cmd.Env = append(os.Environ(), "CONTENTFUL_WEBHOOK_SECRET="+secret)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "202") {
+		t.Fatalf("folio refresh: %v\n%s", err, out)
+	}
+	for _, f := range fs {
+		f.until("the forced refresh served", 10*time.Second, func() bool { return f.serves("p1", 1) })
+	}
 }
