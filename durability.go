@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/folio-cms/folio/cache"
 	"github.com/folio-cms/folio/config"
@@ -14,110 +11,69 @@ import (
 	"github.com/folio-cms/folio/refresh"
 )
 
-// durability is where events and snapshots outlive the process: memory
-// only by default, Redis when REDIS_URL is set.
-type durability struct {
-	queue refresh.Enqueuer // webhooks and admin actions enqueue here
-	// safety takes the periodic safety refresh: with Redis, only the
-	// leader's (or, during an outage, each replica's own) counts.
-	safety refresh.Enqueuer
-	dedup  refresh.Deduper
-	// follower reports that another process (the Redis leader) handles
+// durability is where accepted events and installed parts outlive the
+// process: memoryDurability by default, redisDurability when REDIS_URL is
+// set (durability_redis.go). Each hands the refresh side the small
+// interfaces it declares (refresh.Enqueuer, refresh.Deduper,
+// refresh.PartSaver) and runs what it needs in the background.
+type durability interface {
+	// Queue takes webhooks and admin actions.
+	Queue() refresh.Enqueuer
+	// SafetyQueue takes the periodic safety refresh: with Redis only the
+	// leader's counts (or, during an outage, each replica's own).
+	SafetyQueue() refresh.Enqueuer
+	Dedup() refresh.Deduper
+	// Saver keeps installed parts; nil keeps them in memory only.
+	Saver() refresh.PartSaver
+	// Ack is told of every finished event (a durable queue acknowledges it
+	// there if its part was stored).
+	Ack(r refresh.Record)
+	// Follows reports that another process (the Redis leader) processes
 	// events, so a webhook this replica finds unserved is passed on.
-	follower func() bool
-	ack      func(refresh.Record) // an event finished: acknowledge it if stored
-	status   func() any           // the redis section of /status
-	up       func() float64       // folio_redis_up
-	// preload blocks until the snapshots stored in Redis are served
-	// (bounded), before Contentful is asked; start runs the background
-	// parts, each registered on wg so that shutdown can wait for them.
-	preload func(ctx context.Context, wg *sync.WaitGroup)
-	start   func(ctx context.Context, wg *sync.WaitGroup, engine *refresh.Engine)
-	close   func()
+	Follows() bool
+	// Status is the redis section of /status; Up is folio_redis_up (-1
+	// when Redis is not configured).
+	Status() any
+	Up() float64
+	// Preload blocks (bounded) until stored snapshots are served, before
+	// Contentful is asked; Start runs the background parts, each on wg so
+	// that shutdown can wait for them; Close releases what they hold.
+	Preload(ctx context.Context, wg *sync.WaitGroup)
+	Start(ctx context.Context, wg *sync.WaitGroup, engine *refresh.Engine)
+	Close()
 }
 
-func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache.Store, loader *refresh.Loader, local *refresh.MemoryQueue) (*durability, error) {
-	memDedup := refresh.NewMemoryDedup(cfg.DedupWindow, dedupSize)
+func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache.Store, local *refresh.MemoryQueue) (durability, error) {
+	mem := &memoryDurability{local: local, dedup: refresh.NewMemoryDedup(cfg.DedupWindow, dedupSize)}
 	if cfg.RedisURL == "" {
-		return &durability{
-			queue: local, safety: local, dedup: memDedup, ack: func(refresh.Record) {},
-			follower: func() bool { return false },
-			status:   func() any { return map[string]bool{"configured": false, "connected": false} },
-			up:       func() float64 { return -1 },
-			preload:  func(context.Context, *sync.WaitGroup) {},
-			start:    func(context.Context, *sync.WaitGroup, *refresh.Engine) {},
-			close:    func() {},
-		}, nil
+		return mem, nil
 	}
-	// Keys are scoped to the space and environment, so deployments sharing
-	// one Redis (production and staging, say) never mix.
-	state, err := redisstate.New(redisstate.Options{URL: cfg.RedisURL.Reveal(), LeaseTTL: cfg.RedisLeaseTTL,
-		ClaimIdle: cfg.RedisClaimIdle, Logger: log, Prefix: "folio:" + src.space + ":" + src.env})
-	if err != nil {
-		return nil, err
-	}
-	q := state.NewQueue(local)
-	loader.SetSaver(leaderSaver{state})
-	return &durability{
-		queue: q,
-		safety: enqueueFunc(func(ctx context.Context, e refresh.Event) error {
-			if state.Leader() || !state.Up() {
-				return local.Enqueue(ctx, e)
-			}
-			return nil // the leader refreshes for every replica
-		}),
-		dedup:    state.NewDedup(cfg.DedupWindow, memDedup),
-		follower: func() bool { return state.Up() && !state.Leader() },
-		ack:      q.Ack,
-		status:   func() any { return state.Status() },
-		up: func() float64 {
-			if state.Up() {
-				return 1
-			}
-			return 0
-		},
-		preload: func(ctx context.Context, wg *sync.WaitGroup) {
-			synced := make(chan struct{})
-			wg.Go(func() {
-				state.Follow(ctx, 5*time.Second, func(p *cache.Part) {
-					store.Put(p) // the leader's decision is final, lower revisions included
-					log.Info("snapshot loaded from redis", "collection", string(p.Collection), "etag", p.Root.ETag())
-				}, synced)
-			})
-			select {
-			case <-synced:
-			case <-time.After(3 * time.Second):
-			case <-ctx.Done():
-			}
-		},
-		start: func(ctx context.Context, wg *sync.WaitGroup, engine *refresh.Engine) {
-			wg.Go(func() {
-				q.Run(ctx, func() {
-					// A new leader catches up on whatever happened while no
-					// one led (or Redis was away): one fetch per collection.
-					if _, err := engine.RefreshAll(ctx, local, "leader-catch-up"); err != nil {
-						log.Warn("catch-up refresh not queued", "error", err)
-					}
-				})
-			})
-		},
-		close: func() { state.Close() },
-	}, nil
+	return newRedisDurability(cfg, src, log, store, mem)
 }
 
-// enqueueFunc adapts a function to refresh.Enqueuer.
-type enqueueFunc func(ctx context.Context, e refresh.Event) error
-
-func (f enqueueFunc) Enqueue(ctx context.Context, e refresh.Event) error { return f(ctx, e) }
-
-// leaderSaver stores parts in Redis; a follower's part is deliberately not
-// stored (the leader stores), which refresh.ErrNotStored says.
-type leaderSaver struct{ state *redisstate.State }
-
-func (s leaderSaver) SavePart(ctx context.Context, p *cache.Part) error {
-	err := s.state.SavePart(ctx, p)
-	if errors.Is(err, redisstate.ErrNotLeader) {
-		return fmt.Errorf("%w: %w", refresh.ErrNotStored, err)
-	}
-	return err
+// memoryDurability keeps everything in this process: an event accepted and
+// not yet processed is lost if it dies; the safety refresh repairs content.
+type memoryDurability struct {
+	local *refresh.MemoryQueue
+	dedup *refresh.MemoryDedup
 }
+
+func (m *memoryDurability) Queue() refresh.Enqueuer                                 { return m.local }
+func (m *memoryDurability) SafetyQueue() refresh.Enqueuer                           { return m.local }
+func (m *memoryDurability) Dedup() refresh.Deduper                                  { return m.dedup }
+func (m *memoryDurability) Saver() refresh.PartSaver                                { return nil }
+func (m *memoryDurability) Ack(refresh.Record)                                      {}
+func (m *memoryDurability) Follows() bool                                           { return false }
+func (m *memoryDurability) Up() float64                                             { return -1 }
+func (m *memoryDurability) Preload(context.Context, *sync.WaitGroup)                {}
+func (m *memoryDurability) Start(context.Context, *sync.WaitGroup, *refresh.Engine) {}
+func (m *memoryDurability) Close()                                                  {}
+func (m *memoryDurability) Status() any {
+	return map[string]bool{"configured": false, "connected": false}
+}
+
+var (
+	_ durability        = (*memoryDurability)(nil)
+	_ durability        = (*redisDurability)(nil)
+	_ refresh.PartSaver = (*redisstate.State)(nil)
+)

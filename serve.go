@@ -92,20 +92,23 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	cols := refresh.Collections{CVTypes: cfg.CVTypes, BlogType: cfg.BlogType, BlogOrder: cfg.BlogOrder, SlugField: cfg.SlugField}
 	loader := refresh.NewLoader(client, store, cols, log)
 	local := refresh.NewMemoryQueue(queueSize)
-	dur, err := newDurability(cfg, src, log, store, loader, local)
+	dur, err := newDurability(cfg, src, log, store, local)
 	if err != nil {
 		return err
+	}
+	if saver := dur.Saver(); saver != nil {
+		loader.SetSaver(saver)
 	}
 	defer func() {
 		stopWork()
 		workers.Wait()
-		dur.close()
+		dur.Close()
 	}()
-	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, RedisUp: dur.up})
+	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, RedisUp: dur.Up})
 	engine := refresh.NewEngine(loader, refresh.EngineOptions{
 		WaitBound: cfg.CDNWait,
 		OnFinal: func(r refresh.Record) {
-			dur.ack(r)
+			dur.Ack(r)
 			met.Event(string(r.Outcome))
 		},
 	}, log)
@@ -123,15 +126,15 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		}
 		d.Events = engine.Log().Recent(50)
 		d.DeadLetters = engine.Log().DeadLetters()
-		d.Redis = dur.status()
+		d.Redis = dur.Status()
 	})
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.Dashboard,
-		Webhook: handlers.NewWebhook(refresh.NewIntake(store, dur.queue, dur.dedup, engine.Log(), refresh.IntakeOptions{
-			Space: src.space, Environment: src.env, Collections: cols, Busy: engine.Busy, Follows: dur.follower})),
+		Webhook: handlers.NewWebhook(refresh.NewIntake(store, dur.Queue(), dur.Dedup(), engine.Log(), refresh.IntakeOptions{
+			Space: src.space, Environment: src.env, Collections: cols, Busy: engine.Busy, Follows: dur.Follows})),
 		Auth:         guard,
 		Limits:       handlers.NewClientLimits(webhookRate, webhookBurst),
-		Admin:        handlers.NewAdmin(engine, dur.queue),
+		Admin:        handlers.NewAdmin(engine, dur.Queue()),
 		Metrics:      met.Handler(),
 		CountWebhook: met.Webhook,
 	})
@@ -149,10 +152,10 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	}
 
 	// Snapshots stored in Redis are served before Contentful is asked.
-	dur.preload(work, &workers)
+	dur.Preload(work, &workers)
 	workers.Go(func() { engine.Run(work, local.Events()) })
-	workers.Go(func() { engine.RunSafetyRefresh(work, dur.safety, cfg.RefreshEvery) })
-	dur.start(work, &workers, engine)
+	workers.Go(func() { engine.RunSafetyRefresh(work, dur.SafetyQueue(), cfg.RefreshEvery) })
+	dur.Start(work, &workers, engine)
 	workers.Go(func() {
 		if err := loader.Initial(work, refresh.RealClock{}); err == nil {
 			log.Info("ready: content loaded", "addr", ln.Addr().String())

@@ -4,13 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/refresh"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -39,8 +39,10 @@ if old and old ~= ARGV[3] then redis.call('EXPIRE', ARGV[6] .. old, ARGV[5]) end
 return 1
 `)
 
-// ErrNotLeader means the part was not written: another process leads.
-var ErrNotLeader = errors.New("redisstate: not the leader; the part was not written")
+// ErrNotLeader means the part was not written: another process leads. It
+// wraps refresh.ErrNotStored, so the refresh side leaves the event for the
+// leader without logging a failure (State is a refresh.PartSaver).
+var ErrNotLeader = fmt.Errorf("%w: redisstate: not the leader; the part was not written", refresh.ErrNotStored)
 
 // newVersion returns a version no other write can have, before or after
 // Redis loses its data: unix nanoseconds, then 64 random bits in hex, e.g.
