@@ -49,7 +49,7 @@ func (s *Server) collection(snap *snapshot, typ string, q *query) *arrayResponse
 	}
 	var matched []*entity
 	for _, e := range all {
-		if matchesAll(e, q.filters) {
+		if linksToAll(e, q.linksTo) && matchesAll(e, q.filters) {
 			matched = append(matched, e)
 		}
 	}
@@ -84,6 +84,18 @@ func (s *Server) collection(snap *snapshot, typ string, q *query) *arrayResponse
 		resp.Errors = append(resp.Errors, le)
 	}
 	return resp
+}
+
+// linksToAll reports whether e links to every target, through a link field,
+// an array of links or a rich text node's data.target (e.links indexes them
+// all). A link counts whether or not its target is published.
+func linksToAll(e *entity, targets []entityKey) bool {
+	for _, k := range targets {
+		if !slices.Contains(e.links, k) {
+			return false
+		}
+	}
+	return true
 }
 
 // resolve follows links from the page's items breadth-first, depth levels

@@ -19,6 +19,10 @@
 //   - the query parameters content_type, include, limit, skip, order, locale,
 //     select and filters on sys.*, fields.* and metadata.* with the operators
 //     (equality), [ne], [in], [nin], [all], [exists], [lt], [lte], [gt], [gte];
+//   - links_to_entry=<id> and links_to_asset=<id> (Contentful's "incoming
+//     links"): only the entries that link to that entry or asset, combinable
+//     with every other parameter (content_type, filters, order, limit, skip,
+//     include, locale, select) and answered with "includes" as usual;
 //   - link resolution into "includes" up to the requested depth, and
 //     "notResolvable" entries in "errors" for links to missing entities;
 //   - Contentful-shaped error bodies with the Delivery API's content type.
@@ -35,11 +39,21 @@
 //     matches nothing (the real API answers 400), and range operators compare
 //     strings lexicographically, which orders ISO 8601 dates correctly only
 //     when they share one format.
+//   - Incoming links count a link anywhere in an entry's fields: a Link
+//     field, an array of links, and a rich text document's nodes
+//     (entry-hyperlink, embedded-entry-block and -inline, asset-hyperlink,
+//     embedded-asset-block), the same links include resolves. Contentful
+//     documents the parameters as "entries that have a field linking to" the
+//     target; that rich text references count is this API's reading, chosen
+//     because the real API resolves rich text links like any other. A link
+//     counts whether or not its target is published. Each parameter takes
+//     one id (a comma is refused), may be given once, and is refused on the
+//     assets endpoint; given both, an entry must link to both targets.
 //   - Parameters the real API supports but this one does not (query,
-//     links_to_entry, links_to_asset, [match], [near], [within] ...) are
-//     refused with 400 InvalidQuery, so a client relying on them fails loudly
-//     instead of receiving silently unfiltered results. Other unknown
-//     parameters are ignored, as Contentful does.
+//     [match], [near], [within] ...) are refused with 400 InvalidQuery, so a
+//     client relying on them fails loudly instead of receiving silently
+//     unfiltered results. Other unknown parameters are ignored, as Contentful
+//     does.
 //   - Each unresolvable link is reported once in "errors" (the real API may
 //     repeat it), and "includes" and "errors" are sorted by id.
 //   - Methods other than GET and HEAD are answered 405 with a

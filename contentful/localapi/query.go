@@ -27,6 +27,9 @@ type query struct {
 	filters []filter
 	locale  string
 	sel     *selection
+	// linksTo holds the targets of links_to_entry and links_to_asset: an
+	// item must link to every one of them.
+	linksTo []entityKey
 }
 
 // filter is one sys.* or fields.* condition.
@@ -59,9 +62,11 @@ type queryError struct {
 // unsupportedParams are real Delivery API parameters this Server does not
 // implement. They are refused rather than ignored, because ignoring them would
 // return unfiltered results that look plausible.
-var unsupportedParams = map[string]bool{
-	"query": true, "links_to_entry": true, "links_to_asset": true,
-}
+var unsupportedParams = map[string]bool{"query": true}
+
+// linkParams are the incoming-link parameters and the type of entity each
+// names.
+var linkParams = map[string]string{"links_to_entry": typeEntry, "links_to_asset": typeAsset}
 
 // supportedOps are the filter operators this Server implements.
 var supportedOps = map[string]bool{
@@ -137,6 +142,11 @@ func parseQuery(vals url.Values, typ string) (*query, *queryError) {
 					needsContentType = p
 				}
 			}
+		case linkParams[p] != "":
+			var k entityKey
+			if k, qe = parseLinksTo(p, vals[p], typ); qe == nil {
+				q.linksTo = append(q.linksTo, k)
+			}
 		case unsupportedParams[p]:
 			qe = &queryError{p, "unsupported", fmt.Sprintf("The parameter %q is not supported by this local Delivery API.", p)}
 		case strings.HasPrefix(p, "sys.") || strings.HasPrefix(p, "fields.") || strings.HasPrefix(p, "metadata."):
@@ -163,6 +173,23 @@ func parseQuery(vals url.Values, typ string) (*query, *queryError) {
 			"Searching, ordering or selecting on fields (%q) requires exactly one content type: add content_type=<id>.", needsContentType)}
 	}
 	return q, nil
+}
+
+// parseLinksTo parses links_to_entry or links_to_asset: one id, on the
+// entries endpoint only (the assets endpoint has no links to search; answering
+// with every asset would look like a result).
+func parseLinksTo(p string, values []string, typ string) (entityKey, *queryError) {
+	if typ != typeEntry {
+		return entityKey{}, &queryError{p, "unsupported", fmt.Sprintf("The parameter %q applies to entries only.", p)}
+	}
+	if len(values) != 1 {
+		return entityKey{}, &queryError{p, "duplicate", fmt.Sprintf("The parameter %q may be given only once.", p)}
+	}
+	id := values[0]
+	if id == "" || strings.Contains(id, ",") {
+		return entityKey{}, &queryError{p, "syntax", fmt.Sprintf("The parameter %q takes exactly one id.", p)}
+	}
+	return entityKey{linkParams[p], id}, nil
 }
 
 // parseFilter parses a filter parameter such as fields.slug or sys.id[in].
