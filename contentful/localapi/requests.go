@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"time"
 )
 
 // Request is what the Server recorded about one request it received, so that
@@ -18,6 +19,14 @@ type Request struct {
 	// being handled, and 499 when the client cancelled it before an answer
 	// was written.
 	Status int
+	// Start is when the Server began handling the request, and Duration how
+	// long its handler took, the configured delay, a fault's delay and
+	// writing the answer included: the API's own share of a client's wait.
+	// Duration is 0 while the request is being handled.
+	Start    time.Time
+	Duration time.Duration
+	// Bytes is the size of the answer's body; 0 while it is being handled.
+	Bytes int
 }
 
 // Requests returns a copy of every request recorded since New or the last
@@ -28,7 +37,8 @@ func (s *Server) Requests() []Request {
 	defer s.mu.Unlock()
 	out := make([]Request, len(s.requests))
 	for i, r := range s.requests {
-		out[i] = Request{Path: r.Path, Query: cloneValues(r.Query), Status: r.Status}
+		out[i] = *r
+		out[i].Query = cloneValues(r.Query)
 	}
 	return out
 }
@@ -54,10 +64,12 @@ func (s *Server) Reset() {
 	s.requests = nil
 }
 
-// statusWriter records the status written through it, for Request.Status.
+// statusWriter records the status and the number of body bytes written
+// through it, for Request.Status and Request.Bytes.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	bytes  int
 }
 
 // WriteHeader records status and passes it on.
@@ -73,7 +85,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
 }
 
 // cloneValues returns a deep copy of v.

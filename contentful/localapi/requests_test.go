@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestRequestsAndDeterminism(t *testing.T) {
@@ -50,5 +51,27 @@ func TestRequestsAndDeterminism(t *testing.T) {
 	}
 	if r := get(t, start(t, other), entries+"?include=2&order=-sys.updatedAt"); !bytes.Equal(r.body, first.body) {
 		t.Errorf("answer depends on insertion order")
+	}
+}
+
+func TestRequestTiming(t *testing.T) {
+	s, ts := fixtureServer(t)
+	s.SetDelay(20 * time.Millisecond)
+	before := time.Now()
+	r := get(t, ts, entries+"?include=2")
+	after := time.Now()
+	reqs := s.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	q := reqs[0]
+	if q.Start.Before(before) || q.Start.After(after) {
+		t.Errorf("Start %v outside [%v, %v]", q.Start, before, after)
+	}
+	if q.Duration < 20*time.Millisecond || q.Start.Add(q.Duration).After(after) {
+		t.Errorf("Duration %v: want the delay and no more than the client waited (%v)", q.Duration, after.Sub(before))
+	}
+	if q.Bytes != len(r.body) {
+		t.Errorf("Bytes %d, body %d", q.Bytes, len(r.body))
 	}
 }

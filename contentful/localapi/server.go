@@ -73,14 +73,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status = statusClientClosed
 	}
 	s.mu.Lock()
-	rec.Status = status
+	rec.Status, rec.Bytes, rec.Duration = status, sw.bytes, time.Since(rec.Start)
 	s.mu.Unlock()
 }
 
 // begin records the request and returns its record, its request id and the
 // delay to apply to it.
 func (s *Server) begin(r *http.Request) (*Request, string, time.Duration) {
-	rec := &Request{Path: r.URL.Path, Query: r.URL.Query()}
+	rec := &Request{Path: r.URL.Path, Query: r.URL.Query(), Start: time.Now()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
