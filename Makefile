@@ -33,3 +33,9 @@ test: lint test-deps
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	bash bench/load.sh
+
+## soak: the randomized write-path oracle (e2e/oracle_test.go) for SOAK (default 10m), then its table; FOLIO_BINARY=path runs a prebuilt folio
+SOAK ?= 10m
+.PHONY: soak
+soak: test-deps
+	$(GO) test -tags oracle -race=false -count=1 -timeout 0 -run '^TestOracle$$' -v ./e2e -oracle.duration=$(SOAK)
