@@ -100,22 +100,26 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	}
 	var blog struct {
-		Total int
-		Items []struct {
+		Total, Page, Pages int
+		Items              []struct {
 			ID       string
 			Revision int
 			Fields   struct {
-				Slug   string
-				Author struct{ ID string }
+				Slug, Title string
 			}
 		}
 	}
 	getJSON(t, base+"/blog", &blog)
-	if blog.Total != 5 || blog.Items[0].Fields.Author.ID == "" {
+	if blog.Total != 5 || blog.Page != 1 || blog.Pages != 1 || blog.Items[0].Fields.Title == "" {
 		t.Fatalf("demo blog: %+v", blog)
 	}
-	var post map[string]any
+	var post struct {
+		Fields struct{ Author struct{ ID string } }
+	}
 	getJSON(t, base+"/blog/"+blog.Items[0].Fields.Slug, &post)
+	if post.Fields.Author.ID == "" {
+		t.Fatalf("demo post: the author is not linked in full: %+v", post)
+	}
 	// The whole loop: a signed webhook with the demo secret, then the event
 	// is done on /status.
 	secret := logField(t, logs.String(), "secret")

@@ -89,7 +89,8 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	}
 
 	store := &cache.Store{}
-	cols := refresh.Collections{CVTypes: cfg.CVTypes, BlogType: cfg.BlogType, BlogOrder: cfg.BlogOrder, SlugField: cfg.SlugField}
+	cols := refresh.Collections{CVTypes: cfg.CVTypes, BlogType: cfg.BlogType, BlogOrder: cfg.BlogOrder, SlugField: cfg.SlugField,
+		PageSize: cfg.BlogPageSize, FullList: cfg.BlogFullList, LinkDepth: cfg.LinkDepth, SummaryFields: cfg.SummaryFields}
 	loader := refresh.NewLoader(client, store, cols, log)
 	local := refresh.NewMemoryQueue(queueSize)
 	dur, err := newDurability(cfg, src, log, store, local)

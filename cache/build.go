@@ -1,26 +1,249 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/folio-cms/folio/contentful"
 )
 
+// DefaultPageSize is how many post summaries a /blog page holds when
+// BlogOptions.PageSize is unset.
+const DefaultPageSize = 20
+
+// BlogOptions shape /blog and /blog/{slug}.
+type BlogOptions struct {
+	// SlugField is the field that addresses a post at /blog/{slug}.
+	SlugField string
+	// PageSize is how many post summaries a /blog page holds (default 20).
+	PageSize int
+	// FullList serves today's list instead: every post in full in one
+	// document at /blog ({"total","items"}), no pages.
+	FullList bool
+	Render   contentful.RenderOptions
+}
+
+func (o BlogOptions) pageSize() int {
+	if o.PageSize <= 0 {
+		return DefaultPageSize
+	}
+	return o.PageSize
+}
+
+// key names everything besides the content that shapes the bytes: a part
+// built under other options is rendered again whole.
+func (o BlogOptions) key() string {
+	return fmt.Sprintf("blog|%s|%d|%t|%d|%s|%s", o.SlugField, o.pageSize(), o.FullList, o.Render.Depth,
+		o.Render.SummaryType, strings.Join(o.Render.SummaryFields, ","))
+}
+
+// Item is one post of a built blog part, with what a later build reuses
+// when nothing it reached changed.
+type Item struct {
+	ID   string
+	Slug string // "" when the post is not addressable
+	// Summary is the post's summary JSON: its element of the /blog pages.
+	Summary []byte
+	// SummaryModified is the latest updatedAt inside the summary.
+	SummaryModified time.Time
+	// Refs are the entities its post and its summary reached.
+	Refs map[contentful.Ref]int
+	// Post is true when the item holds its slug: /blog/{Slug} serves it.
+	Post bool
+}
+
+// BuildBlog builds /blog and every post from a fetched collection. Only the
+// posts that are new, or that reach an entity whose raw JSON differs from
+// prev's (the part it replaces, or nil), are rendered and encoded again; the
+// rest keep prev's bytes and representations, so a change costs what
+// changed. A post with no slug is listed but not addressable; of two posts
+// with one slug, the first in order wins and the second is reported in
+// skipped. It checks ctx between posts, so a shutdown does not wait for a
+// large build; it fails only with ctx's error, contentful.ErrMalformed, or
+// an encoding error.
+func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o BlogOptions) (p *Part, skipped []string, err error) {
+	key := o.key()
+	if prev != nil && prev.key != key {
+		prev = nil // built under other options: nothing to reuse
+	}
+	r := contentful.NewRenderer(c.Entities, o.Render)
+	changed := changes(prev, c)
+	was := prev.index()
+	items := make([]Item, 0, len(c.Items))
+	fresh := map[string]input{} // entry id → its post's fresh bytes
+	render := func(id string) (Item, error) {
+		g := r.Begin()
+		e, err := g.Full(id)
+		if err != nil || e == nil {
+			return Item{}, fmt.Errorf("cache: rendering post %s: %w", id, orMissing(err))
+		}
+		body, err := json.Marshal(e)
+		if err != nil {
+			return Item{}, fmt.Errorf("cache: encoding post %s: %w", id, err)
+		}
+		gs := r.Begin()
+		s, err := gs.Summary(id)
+		if err != nil {
+			return Item{}, fmt.Errorf("cache: rendering post %s: %w", id, err)
+		}
+		sum, err := json.Marshal(s)
+		if err != nil {
+			return Item{}, fmt.Errorf("cache: encoding post %s: %w", id, err)
+		}
+		it := Item{ID: id, Summary: sum, SummaryModified: s.Modified(), Refs: g.Refs}
+		for ref, rev := range gs.Refs {
+			it.Refs[ref] = rev
+		}
+		it.Slug, _ = e.Fields[o.SlugField].(string)
+		fresh[id] = input{body: body, modified: e.Modified()}
+		return it, nil
+	}
+	for _, id := range c.Items {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		if n, ok := was[id]; ok && !touched(prev.Items[n].Refs, changed) {
+			items = append(items, prev.Items[n])
+			continue
+		}
+		it, err := render(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		items = append(items, it)
+	}
+	// Slugs: the first post in order holds one; the others are listed only.
+	posts := make(map[string]*Resource, len(items))
+	for i := range items {
+		it := &items[i]
+		switch {
+		case it.Slug == "":
+			skipped = append(skipped, it.ID+": no "+o.SlugField)
+			it.Post = false
+			continue
+		case posts[it.Slug] != nil:
+			skipped = append(skipped, it.ID+": duplicate "+o.SlugField+" "+it.Slug)
+			it.Post = false
+			continue
+		}
+		in, ok := fresh[it.ID]
+		if !ok && !it.Post {
+			// Reused, but it did not hold its slug before (the post that
+			// did is gone): its bytes are needed now.
+			again, err := render(it.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			*it, in = again, fresh[it.ID]
+			ok = true
+		}
+		if ok {
+			posts[it.Slug] = resource(prev.post(it.Slug), in.body, in.modified, prev == nil)
+		} else {
+			posts[it.Slug] = prev.post(it.Slug)
+		}
+		it.Post = true
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	pages, err := buildPages(ctx, r, items, prev, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	p = newPart(Blog, pages[0], c)
+	p.Pages, p.Posts, p.Items, p.key = pages, posts, items, key
+	p.Refs = map[contentful.Ref]int{}
+	for _, it := range items {
+		for ref, rev := range it.Refs {
+			p.Refs[ref] = rev
+		}
+	}
+	return p, skipped, nil
+}
+
+// input is one post's fresh bytes.
+type input struct {
+	body     []byte
+	modified time.Time
+}
+
+// buildPages builds the /blog pages: the summaries in pages of PageSize,
+// each {"total","page","pageSize","pages","items"}, or with FullList one
+// document of every post in full, rendered as one response.
+func buildPages(ctx context.Context, r *contentful.Renderer, items []Item, prev *Part, o BlogOptions) ([]*Resource, error) {
+	var was []*Resource
+	if prev != nil {
+		was = prev.Pages
+	}
+	first := prev == nil
+	if o.FullList {
+		g := r.Begin()
+		list := make([]*contentful.Entry, 0, len(items))
+		var modified time.Time
+		for _, it := range items {
+			e, err := g.Full(it.ID)
+			if err != nil || e == nil {
+				return nil, fmt.Errorf("cache: rendering post %s: %w", it.ID, orMissing(err))
+			}
+			list = append(list, e)
+			modified = latest(modified, e.Modified())
+		}
+		body, err := json.Marshal(struct {
+			Total int                 `json:"total"`
+			Items []*contentful.Entry `json:"items"`
+		}{len(list), list})
+		if err != nil {
+			return nil, fmt.Errorf("cache: encoding the blog: %w", err)
+		}
+		return []*Resource{resource(at(was, 0), body, modified, first)}, nil
+	}
+	size := o.pageSize()
+	n := max(1, (len(items)+size-1)/size)
+	pages := make([]*Resource, n)
+	for i := range n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		chunk := items[min(i*size, len(items)):min((i+1)*size, len(items))]
+		var b bytes.Buffer
+		fmt.Fprintf(&b, `{"total":%d,"page":%d,"pageSize":%d,"pages":%d,"items":[`, len(items), i+1, size, n)
+		var modified time.Time
+		for j, it := range chunk {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.Write(it.Summary)
+			modified = latest(modified, it.SummaryModified)
+		}
+		b.WriteString("]}")
+		pages[i] = resource(at(was, i), b.Bytes(), modified, first)
+	}
+	return pages, nil
+}
+
 // BuildCV serialises the CV: one object keyed by content type id, each an
-// array of that type's entries in the fetched order. Every configured type is
-// present, empty or not, so a frontend can rely on the keys. prev, the part
-// it will replace (or nil), lends its resource when the bytes are the same.
-// It fails only with ctx's error or an encoding error.
-func BuildCV(ctx context.Context, types []string, c *contentful.Collection, prev *Part) (*Part, error) {
+// array of that type's entries in the fetched order, rendered as one
+// response. Every configured type is present, empty or not, so a frontend
+// can rely on the keys. prev, the part it will replace (or nil), lends its
+// resource when the bytes are the same. It fails only with ctx's error,
+// contentful.ErrMalformed or an encoding error.
+func BuildCV(ctx context.Context, types []string, c *contentful.Collection, prev *Part, ro contentful.RenderOptions) (*Part, error) {
 	byType := make(map[string][]*contentful.Entry, len(types))
 	for _, t := range types {
 		byType[t] = []*contentful.Entry{}
 	}
+	g := contentful.NewRenderer(c.Entities, ro).Begin()
 	var modified time.Time
-	for _, e := range c.Entries {
+	for _, id := range c.Items {
+		e, err := g.Full(id)
+		if err != nil || e == nil {
+			return nil, fmt.Errorf("cache: rendering CV entry %s: %w", id, orMissing(err))
+		}
 		if _, ok := byType[e.ContentType]; ok {
 			byType[e.ContentType] = append(byType[e.ContentType], e)
 			modified = latest(modified, e.Modified())
@@ -48,7 +271,9 @@ func BuildCV(ctx context.Context, types []string, c *contentful.Collection, prev
 	if prev != nil {
 		was = prev.Root
 	}
-	return newPart(CV, resource(was, body, modified, prev == nil), c), nil
+	p := newPart(CV, resource(was, body, modified, prev == nil), c)
+	p.Refs = g.Refs
+	return p, nil
 }
 
 // newPart holds a built collection with what the refresh side needs to
@@ -57,8 +282,7 @@ func newPart(col Collection, root *Resource, c *contentful.Collection) *Part {
 	return &Part{
 		Collection: col,
 		Root:       root,
-		Entries:    len(c.Entries),
-		Refs:       c.Refs,
+		Entries:    len(c.Items),
 		Entities:   c.Entities,
 		FetchedAt:  time.Now(),
 		Took:       c.Took,
@@ -66,60 +290,67 @@ func newPart(col Collection, root *Resource, c *contentful.Collection) *Part {
 	}
 }
 
-// blogList is the JSON of GET /blog.
-type blogList struct {
-	Total int                 `json:"total"`
-	Items []*contentful.Entry `json:"items"`
+// changes returns the entities whose raw JSON differs between prev and c,
+// or that only one of them has; nil when there is nothing to compare with.
+func changes(prev *Part, c *contentful.Collection) map[contentful.Ref]bool {
+	if prev == nil {
+		return nil
+	}
+	out := map[contentful.Ref]bool{}
+	for ref, e := range c.Entities {
+		if was, ok := prev.Entities[ref]; !ok || !bytes.Equal(was.Raw, e.Raw) {
+			out[ref] = true
+		}
+	}
+	for ref := range prev.Entities {
+		if _, ok := c.Entities[ref]; !ok {
+			out[ref] = true
+		}
+	}
+	return out
 }
 
-// BuildBlog serialises the post list and every post addressed by its slug
-// field. Posts whose bytes did not change keep prev's resource, so a refresh
-// of a large blog compresses only what changed. A post with no slug is listed
-// but not addressable; of two posts with one slug, the first in order wins
-// and the second is reported in skipped. It checks ctx between posts, so a
-// shutdown does not wait for a large build; it fails only with ctx's error
-// or an encoding error.
-func BuildBlog(ctx context.Context, slugField string, c *contentful.Collection, prev *Part) (p *Part, skipped []string, err error) {
-	var modified time.Time
-	posts := make(map[string]*Resource, len(c.Entries))
-	for _, e := range c.Entries {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+// touched reports whether a render that reached refs must be redone.
+func touched(refs map[contentful.Ref]int, changed map[contentful.Ref]bool) bool {
+	for ref := range refs {
+		if changed[ref] {
+			return true
 		}
-		modified = latest(modified, e.Modified())
-		slug, _ := e.Fields[slugField].(string)
-		if slug == "" {
-			skipped = append(skipped, e.ID+": no "+slugField)
-			continue
-		}
-		if _, dup := posts[slug]; dup {
-			skipped = append(skipped, e.ID+": duplicate "+slugField+" "+slug)
-			continue
-		}
-		body, err := json.Marshal(e)
-		if err != nil {
-			return nil, nil, fmt.Errorf("cache: encoding post %s: %w", e.ID, err)
-		}
-		var was *Resource
-		if prev != nil {
-			was = prev.Posts[slug]
-		}
-		posts[slug] = resource(was, body, e.Modified(), prev == nil)
 	}
-	body, err := json.Marshal(blogList{Total: len(c.Entries), Items: c.Entries})
-	if err != nil {
-		return nil, nil, fmt.Errorf("cache: encoding the blog: %w", err)
+	return false
+}
+
+// index maps the part's item ids to their positions.
+func (p *Part) index() map[string]int {
+	if p == nil {
+		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+	m := make(map[string]int, len(p.Items))
+	for i, it := range p.Items {
+		m[it.ID] = i
 	}
-	var was *Resource
-	if prev != nil {
-		was = prev.Root
+	return m
+}
+
+func (p *Part) post(slug string) *Resource {
+	if p == nil {
+		return nil
 	}
-	p = newPart(Blog, resource(was, body, modified, prev == nil), c)
-	p.Posts = posts
-	return p, skipped, nil
+	return p.Posts[slug]
+}
+
+func at(rs []*Resource, i int) *Resource {
+	if i < len(rs) {
+		return rs[i]
+	}
+	return nil
+}
+
+func orMissing(err error) error {
+	if err == nil {
+		return fmt.Errorf("%w: the entry is not among the fetched entities", contentful.ErrMalformed)
+	}
+	return err
 }
 
 // resource returns was when its bytes are body (nothing is compressed
@@ -129,7 +360,7 @@ func BuildBlog(ctx context.Context, slugField string, c *contentful.Collection, 
 // process gave out. The Store moves it further forward where needed
 // (validators.go).
 func resource(was *Resource, body []byte, modified time.Time, first bool) *Resource {
-	if was != nil && string(was.Body()) == string(body) {
+	if was != nil && bytes.Equal(was.Body(), body) {
 		return was
 	}
 	if first || modified.IsZero() {

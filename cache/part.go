@@ -19,9 +19,15 @@ const (
 // a Store.
 type Part struct {
 	Collection Collection
-	Root       *Resource            // /cv or /blog
-	Posts      map[string]*Resource // /blog/{slug}; nil for the CV
-	Entries    int
+	Root       *Resource // /cv, or /blog (its first page)
+	// Pages are the /blog pages, /blog?page=N at Pages[N-1]; Pages[0] is
+	// Root. Nil for the CV.
+	Pages []*Resource
+	Posts map[string]*Resource // /blog/{slug}; nil for the CV
+	// Items are the blog's posts in list order, with what a later build
+	// reuses; nil for the CV.
+	Items   []Item
+	Entries int
 	// Refs holds every entity the part contains, directly or through a link,
 	// with its revision (0 for a link that did not resolve): what a webhook
 	// about that entity affects.
@@ -41,6 +47,8 @@ type Part struct {
 	FetchedAt time.Time
 	Took      time.Duration // the Delivery API fetch
 	Requests  int           // Delivery API calls the fetch made
+	// key names the options the part was built under (BlogOptions.key).
+	key string
 }
 
 // Mark is what the revision rule knows of one entity of a part.
@@ -56,6 +64,9 @@ type Mark struct {
 // Bytes is the identity size of everything the part serves.
 func (p *Part) Bytes() int {
 	n := p.Root.Size()
+	for _, r := range p.Pages[min(1, len(p.Pages)):] {
+		n += r.Size()
+	}
 	for _, r := range p.Posts {
 		n += r.Size()
 	}

@@ -19,7 +19,10 @@ import (
 type partWire struct {
 	Collection Collection
 	Root       resourceWire
+	Pages      []resourceWire
 	Posts      map[string]resourceWire
+	Items      []Item
+	Key        string
 	Entries    int
 	Refs       map[contentful.Ref]int
 	FetchedAt  time.Time
@@ -37,8 +40,15 @@ type resourceWire struct {
 
 // MarshalBinary encodes the part for storage.
 func (p *Part) MarshalBinary() ([]byte, error) {
-	w := partWire{Collection: p.Collection, Root: wire(p.Root), Entries: p.Entries, Refs: p.Refs,
-		FetchedAt: p.FetchedAt, Took: p.Took, Requests: p.Requests, Entities: p.Entities, Marks: p.Marks, Floor: p.Floor}
+	w := partWire{Collection: p.Collection, Entries: p.Entries, Refs: p.Refs,
+		FetchedAt: p.FetchedAt, Took: p.Took, Requests: p.Requests, Entities: p.Entities, Marks: p.Marks, Floor: p.Floor,
+		Items: p.Items, Key: p.key}
+	for _, r := range p.Pages {
+		w.Pages = append(w.Pages, wire(r))
+	}
+	if len(p.Pages) == 0 { // the root is the first page otherwise
+		w.Root = wire(p.Root)
+	}
 	if p.Posts != nil {
 		w.Posts = make(map[string]resourceWire, len(p.Posts))
 		for slug, r := range p.Posts {
@@ -72,11 +82,20 @@ func UnmarshalPart(b []byte) (*Part, error) {
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&w); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	if w.Collection != CV && w.Collection != Blog || w.Root.Identity == nil {
+	if w.Collection != CV && w.Collection != Blog || w.Root.Identity == nil && (len(w.Pages) == 0 || w.Pages[0].Identity == nil) {
 		return nil, fmt.Errorf("%w: no collection or no root", ErrCorrupt)
 	}
-	p := &Part{Collection: w.Collection, Root: restore(w.Root), Entries: w.Entries, Refs: w.Refs,
-		FetchedAt: w.FetchedAt, Took: w.Took, Requests: w.Requests, Entities: w.Entities, Marks: w.Marks, Floor: w.Floor}
+	p := &Part{Collection: w.Collection, Entries: w.Entries, Refs: w.Refs,
+		FetchedAt: w.FetchedAt, Took: w.Took, Requests: w.Requests, Entities: w.Entities, Marks: w.Marks, Floor: w.Floor,
+		Items: w.Items, key: w.Key}
+	for _, r := range w.Pages {
+		p.Pages = append(p.Pages, restore(r))
+	}
+	if len(p.Pages) > 0 {
+		p.Root = p.Pages[0] // one resource, as built
+	} else {
+		p.Root = restore(w.Root)
+	}
 	if w.Posts != nil || w.Collection == Blog {
 		p.Posts = make(map[string]*Resource, len(w.Posts))
 		for slug, r := range w.Posts {

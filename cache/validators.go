@@ -12,8 +12,9 @@ import "time"
 //   - one whose bytes changed gets a Last-Modified after prev's at that route
 //     (the latest updatedAt inside can move back: an entry it linked was
 //     unpublished);
-//   - one at a route prev does not serve (a new or returning post) gets one
-//     after every date the collection gave out before (Part.Floor).
+//   - one at a route prev does not serve (a new or returning post, a new
+//     page) gets one after every date the collection gave out before
+//     (Part.Floor).
 //
 // HTTP dates have whole seconds, so a step is at least one second. next is
 // not changed; the part returned is.
@@ -25,6 +26,13 @@ func forward(prev, next *Part) *Part {
 	}
 	now := time.Now()
 	out.Root = step(prev.Root, next.Root, prev.Floor, now)
+	if next.Pages != nil {
+		out.Pages = make([]*Resource, len(next.Pages))
+		for i, r := range next.Pages {
+			out.Pages[i] = step(at(prev.Pages, i), r, prev.Floor, now)
+		}
+		out.Root = out.Pages[0]
+	}
 	if next.Posts != nil {
 		out.Posts = make(map[string]*Resource, len(next.Posts))
 		for slug, r := range next.Posts {
@@ -52,6 +60,9 @@ func step(before, after *Resource, floor time.Time, now time.Time) *Resource {
 // highest is the latest Last-Modified a part gives out.
 func highest(p *Part) time.Time {
 	t := p.Root.ModTime()
+	for _, r := range p.Pages {
+		t = latest(t, r.ModTime())
+	}
 	for _, r := range p.Posts {
 		t = latest(t, r.ModTime())
 	}

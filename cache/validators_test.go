@@ -2,23 +2,35 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/folio-cms/folio/contentful"
 )
 
-func blogOf(t *testing.T, entries ...*contentful.Entry) *contentful.Collection {
+var blogOpts = BlogOptions{SlugField: "slug", Render: contentful.RenderOptions{SummaryType: "blogPost", SummaryFields: []string{"title", "slug"}}}
+
+func blogOf(t *testing.T, entries ...rawEntry) *contentful.Collection {
 	t.Helper()
-	refs := map[contentful.Ref]int{}
+	c := &contentful.Collection{Entities: map[contentful.Ref]contentful.Entity{}}
 	for _, e := range entries {
-		refs[contentful.EntryRef(e.ID)] = e.Revision
+		c.Items = append(c.Items, e.id)
+		c.Entities[contentful.EntryRef(e.id)] = contentful.Entity{Revision: 1, Raw: []byte(e.raw)}
 	}
-	return &contentful.Collection{Entries: entries, Refs: refs}
+	return c
 }
 
-func postEntry(id, title string) *contentful.Entry {
-	return &contentful.Entry{ID: id, Revision: 1, UpdatedAt: "2025-01-01T00:00:00Z", Fields: map[string]any{"slug": id, "title": title}}
+// rawEntry is a blog post as the Delivery API sends it.
+type rawEntry struct{ id, raw string }
+
+func postEntry(id, title string) rawEntry {
+	return postDated(id, title, "2025-01-01T00:00:00Z")
+}
+
+func postDated(id, title, updatedAt string) rawEntry {
+	return rawEntry{id, fmt.Sprintf(`{"sys":{"type":"Entry","id":%q,"revision":1,"createdAt":"2025-01-01T00:00:00Z","updatedAt":%q,
+		"contentType":{"sys":{"type":"Link","linkType":"ContentType","id":"blogPost"}}},"fields":{"slug":%q,"title":%q}}`, id, updatedAt, id, title)}
 }
 
 // install builds c on top of what store serves and swaps it in, as the
@@ -26,7 +38,7 @@ func postEntry(id, title string) *contentful.Entry {
 func install(t *testing.T, store *Store, c *contentful.Collection) *Part {
 	t.Helper()
 	snap, err := store.Update(func(cur *Snapshot) (*Part, error) {
-		p, _, err := BuildBlog(context.Background(), "slug", c, cur.Part(Blog))
+		p, _, err := BuildBlog(context.Background(), c, cur.Part(Blog), blogOpts)
 		return p, err
 	})
 	if err != nil {
@@ -55,8 +67,7 @@ func TestLastModifiedNeverGoesBack(t *testing.T) {
 
 	// Post a's bytes change while its content dates go back (a linked
 	// entry was unpublished).
-	older := postEntry("a", "A without its link")
-	older.UpdatedAt = "2020-01-01T00:00:00Z"
+	older := postDated("a", "A without its link", "2020-01-01T00:00:00Z")
 	third := install(t, store, blogOf(t, older))
 	if !third.Posts["a"].ModTime().After(second.Posts["a"].ModTime()) {
 		t.Fatalf("post: Last-Modified %v after %v", third.Posts["a"].ModTime(), second.Posts["a"].ModTime())
@@ -81,7 +92,7 @@ func TestLastModifiedNeverGoesBack(t *testing.T) {
 func TestPutMovesValidatorsForward(t *testing.T) {
 	store := &Store{}
 	served := install(t, store, blogOf(t, postEntry("a", "A")))
-	leaders, _, err := BuildBlog(context.Background(), "slug", blogOf(t, postEntry("a", "A edited")), nil)
+	leaders, _, err := BuildBlog(context.Background(), blogOf(t, postEntry("a", "A edited")), nil, blogOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,10 +110,10 @@ func TestPutMovesValidatorsForward(t *testing.T) {
 func TestBuildStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := BuildBlog(ctx, "slug", blogOf(t, postEntry("a", "A")), nil); err == nil {
+	if _, _, err := BuildBlog(ctx, blogOf(t, postEntry("a", "A")), nil, blogOpts); err == nil {
 		t.Fatal("BuildBlog ran to the end after its context was cancelled")
 	}
-	if _, err := BuildCV(ctx, []string{"profile"}, blogOf(t), nil); err == nil {
+	if _, err := BuildCV(ctx, []string{"profile"}, blogOf(t), nil, contentful.RenderOptions{}); err == nil {
 		t.Fatal("BuildCV ran to the end after its context was cancelled")
 	}
 }

@@ -14,19 +14,25 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // Defaults of the settings in CONTRACT.md.
 const (
-	DefaultAddr          = ":8080"
-	DefaultEnvironment   = "master"
-	DefaultBaseURL       = "https://cdn.contentful.com"
-	DefaultCVTypes       = "profile,experience,education,skill,project"
-	DefaultBlogType      = "blogPost"
-	DefaultSlugField     = "slug"
-	DefaultBlogOrder     = "-fields.publishDate"
+	DefaultAddr        = ":8080"
+	DefaultEnvironment = "master"
+	DefaultBaseURL     = "https://cdn.contentful.com"
+	DefaultCVTypes     = "profile,experience,education,skill,project"
+	DefaultBlogType    = "blogPost"
+	DefaultSlugField   = "slug"
+	DefaultBlogOrder   = "-fields.publishDate"
+	// DefaultSummaryFields are the fields a post summary keeps (those a
+	// post has): what a list or a teaser shows.
+	DefaultSummaryFields = "title,slug,publishDate,date,excerpt,description,heroImage,hero,tags"
+	DefaultPageSize      = 20
+	DefaultLinkDepth     = 2
 	DefaultWebhookMaxAge = 30 * time.Second
 	DefaultRefreshEvery  = 15 * time.Minute
 	DefaultCDNWait       = 2 * time.Minute
@@ -54,6 +60,14 @@ type Config struct {
 	BlogType  string
 	SlugField string
 	BlogOrder string
+	// BlogPageSize is the number of post summaries on a /blog page;
+	// BlogFullList serves every post in full at /blog instead
+	// (FOLIO_BLOG_LIST=full).
+	BlogPageSize  int
+	BlogFullList  bool
+	SummaryFields []string
+	// LinkDepth is how many links deep entries are rendered in full.
+	LinkDepth int
 
 	WebhookSecret Secret
 	WebhookMaxAge time.Duration
@@ -207,6 +221,20 @@ func (r *reader) durationOrZero(name string, def time.Duration) time.Duration {
 	return r.duration(name, def)
 }
 
+// intIn reads a whole number within [lo, hi].
+func (r *reader) intIn(name string, def, lo, hi int) int {
+	raw := r.str(name, "")
+	if raw == "" {
+		return def
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		r.bad(name, "want a whole number from %d to %d, got %q", lo, hi, raw)
+		return def
+	}
+	return n
+}
+
 func (r *reader) duration(name string, def time.Duration) time.Duration {
 	raw := r.str(name, "")
 	if raw == "" {
@@ -235,6 +263,9 @@ func Load(lookup Lookup) (Config, error) {
 		BlogType:       r.str("FOLIO_BLOG_TYPE", DefaultBlogType),
 		SlugField:      r.str("FOLIO_BLOG_SLUG_FIELD", DefaultSlugField),
 		BlogOrder:      r.str("FOLIO_BLOG_ORDER", DefaultBlogOrder),
+		BlogPageSize:   r.intIn("FOLIO_BLOG_PAGE_SIZE", DefaultPageSize, 1, 1000),
+		SummaryFields:  r.list("FOLIO_BLOG_SUMMARY_FIELDS", DefaultSummaryFields),
+		LinkDepth:      r.intIn("FOLIO_LINK_DEPTH", DefaultLinkDepth, 1, 10),
 		WebhookSecret:  r.secret("CONTENTFUL_WEBHOOK_SECRET"),
 		WebhookMaxAge:  r.duration("FOLIO_WEBHOOK_MAX_AGE", DefaultWebhookMaxAge),
 		DedupWindow:    r.duration("FOLIO_DEDUP_WINDOW", DefaultDedupWindow),
@@ -248,6 +279,18 @@ func Load(lookup Lookup) (Config, error) {
 		LogFormat:      r.str("FOLIO_LOG_FORMAT", ""),
 	}
 	c.Demo = c.SpaceID == ""
+	switch list := r.str("FOLIO_BLOG_LIST", "pages"); list {
+	case "pages":
+	case "full":
+		c.BlogFullList = true
+	default:
+		r.bad("FOLIO_BLOG_LIST", "want pages or full, got %q", list)
+	}
+	for _, f := range c.SummaryFields {
+		if !validID(f, false) {
+			r.bad("FOLIO_BLOG_SUMMARY_FIELDS", "%q is not a field id", f)
+		}
+	}
 	c.Auth0AllowedClients = r.list("FOLIO_AUTH0_ALLOWED_CLIENTS", "")
 	c.Auth0RequiredScope = r.str("FOLIO_AUTH0_REQUIRED_SCOPE", "")
 

@@ -52,6 +52,39 @@ func entry(id, typ string, rev int, fields string) json.RawMessage {
 		"contentType":{"sys":{"type":"Link","linkType":"ContentType","id":%q}}},"fields":%s}`, id, rev, rev%60, typ, fields))
 }
 
+// entries renders every item of col in full, each as its own response,
+// links to depth 10 and no summaries: the Delivery API's include=10 view.
+func entries(t *testing.T, col *Collection) []*Entry {
+	t.Helper()
+	out, _ := renderAll(t, col)
+	return out
+}
+
+func refs(t *testing.T, col *Collection) map[Ref]int {
+	t.Helper()
+	_, r := renderAll(t, col)
+	return r
+}
+
+func renderAll(t *testing.T, col *Collection) ([]*Entry, map[Ref]int) {
+	t.Helper()
+	r := NewRenderer(col.Entities, RenderOptions{Depth: 10})
+	all := map[Ref]int{}
+	var out []*Entry
+	for _, id := range col.Items {
+		g := r.Begin()
+		e, err := g.Full(id)
+		if err != nil || e == nil {
+			t.Fatalf("rendering %s: %v", id, err)
+		}
+		out = append(out, e)
+		for ref, rev := range g.Refs {
+			all[ref] = rev
+		}
+	}
+	return out, all
+}
+
 func link(kind, id string) string {
 	return fmt.Sprintf(`{"sys":{"type":"Link","linkType":%q,"id":%q}}`, kind, id)
 }
@@ -78,8 +111,8 @@ func TestCVIsOneRequestForAllTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(col.Entries) != 15 || col.Requests != 1 {
-		t.Fatalf("%d entries in %d requests, want 15 in 1", len(col.Entries), col.Requests)
+	if len(entries(t, col)) != 15 || col.Requests != 1 {
+		t.Fatalf("%d entries in %d requests, want 15 in 1", len(entries(t, col)), col.Requests)
 	}
 	reqs := api.Requests()
 	if len(reqs) != 1 {
@@ -90,7 +123,7 @@ func TestCVIsOneRequestForAllTypes(t *testing.T) {
 		q.Get("order") != "sys.createdAt,sys.id" || !strings.Contains(reqs[0].Path, "/environments/staging/") {
 		t.Fatalf("request: %s %v", reqs[0].Path, q)
 	}
-	for _, e := range col.Entries {
+	for _, e := range entries(t, col) {
 		if e.ContentType == "blogPost" {
 			t.Fatal("a blog post leaked into the CV")
 		}
@@ -109,11 +142,11 @@ func TestPaginationPast1000(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(col.Entries) != 2500 || col.Requests != 3 {
-		t.Fatalf("%d entries in %d requests, want 2500 in 3", len(col.Entries), col.Requests)
+	if len(entries(t, col)) != 2500 || col.Requests != 3 {
+		t.Fatalf("%d entries in %d requests, want 2500 in 3", len(entries(t, col)), col.Requests)
 	}
 	// Equal publish dates: the sys.id tie-break keeps pages disjoint.
-	for i, e := range col.Entries {
+	for i, e := range entries(t, col) {
 		if want := fmt.Sprintf("post-%04d", i); e.ID != want {
 			t.Fatalf("entry %d is %s, want %s", i, e.ID, want)
 		}
@@ -147,7 +180,7 @@ func TestLinksResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	byID := map[string]*Entry{}
-	for _, e := range col.Entries {
+	for _, e := range entries(t, col) {
 		byID[e.ID] = e
 	}
 	got, _ := json.Marshal(byID["post"].Fields)
@@ -168,13 +201,13 @@ func TestLinksResolve(t *testing.T) {
 		t.Errorf("Modified %v: want the linked asset's updatedAt", byID["post"].Modified())
 	}
 	for ref, rev := range map[Ref]int{"Entry:post": 3, "Entry:ada": 2, "Asset:pic": 4, "Entry:a": 1} {
-		if col.Refs[ref] != rev {
-			t.Errorf("Refs[%s] = %d, want %d", ref, col.Refs[ref], rev)
+		if refs(t, col)[ref] != rev {
+			t.Errorf("Refs[%s] = %d, want %d", ref, refs(t, col)[ref], rev)
 		}
 	}
 	// A link that rendered as null still ties the collection to its target:
 	// publishing the target later must refresh this collection.
-	if rev, ok := col.Refs["Asset:gone"]; !ok || rev != 0 {
+	if rev, ok := refs(t, col)["Asset:gone"]; !ok || rev != 0 {
 		t.Errorf("unresolvable asset: Refs = %d, %v; want 0, true", rev, ok)
 	}
 }
@@ -200,7 +233,7 @@ func TestRecordedResponses(t *testing.T) {
 			}
 		}},
 		{"entries_unresolvable_assets.json", func(t *testing.T, col *Collection) {
-			e := col.Entries[0]
+			e := entries(t, col)[0]
 			if e.Fields["singleAsset"] != nil {
 				t.Fatalf("unresolvable single asset: %#v", e.Fields["singleAsset"])
 			}
@@ -213,13 +246,13 @@ func TestRecordedResponses(t *testing.T) {
 			}
 		}},
 		{"entry_include_resolution.json", func(t *testing.T, col *Collection) {
-			b, _ := json.Marshal(col.Entries)
+			b, _ := json.Marshal(entries(t, col))
 			if strings.Contains(string(b), `"linkType":"Entry"`) || strings.Contains(string(b), `"linkType":"Asset"`) {
 				t.Fatalf("a link was left unresolved: %s", b)
 			}
 		}},
 		{"entries_rich_text.json", func(t *testing.T, col *Collection) {
-			b, _ := json.Marshal(col.Entries)
+			b, _ := json.Marshal(entries(t, col))
 			if !strings.Contains(string(b), `"nodeType":"embedded-entry-block"`) || !strings.Contains(string(b), `"target":{"id":`) {
 				t.Fatalf("rich text embeds not resolved: %.400s", b)
 			}
@@ -248,7 +281,7 @@ func TestRecordedResponses(t *testing.T) {
 
 func find(t *testing.T, col *Collection, id string) *Entry {
 	t.Helper()
-	for _, e := range col.Entries {
+	for _, e := range entries(t, col) {
 		if e.ID == id {
 			return e
 		}
@@ -327,7 +360,7 @@ func TestRetries(t *testing.T) {
 		put(t, api, entry("p", "blogPost", 1, `{}`))
 		api.Script(localapi.Fault{Status: 500}, localapi.Fault{Malformed: true}, localapi.Fault{Status: 503})
 		col, err := c.Fetch(ctx, q)
-		if err != nil || len(col.Entries) != 1 {
+		if err != nil || len(entries(t, col)) != 1 {
 			t.Fatalf("err %v", err)
 		}
 		if len(sl.d) != 3 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,24 +33,19 @@ type Query struct {
 	Order string
 }
 
-// Collection is a fetched collection in folio's JSON.
+// Collection is a fetched collection: its top-level entries in the
+// Delivery API's order and every entity the fetch returned, raw. Render it
+// with a Renderer.
 type Collection struct {
-	Entries []*Entry
-	// Refs holds every entity the collection contains, directly or through a
-	// link, with its Delivery API revision (0 for a link that did not
-	// resolve).
-	Refs map[Ref]int
+	// Items are the top-level entry ids, in the query's order.
+	Items []string
 	// Entities holds every entity the Delivery API returned for the
-	// collection, items and includes, as it sent them: what a later build
-	// needs to render one of them again (With).
+	// collection, items and includes, as it sent them.
 	Entities map[Ref]Entity
 	// Requests and Bytes count the Delivery API calls and bytes it took.
 	Requests int
 	Bytes    int
 	Took     time.Duration
-
-	items []string  // the top-level entry ids, in the Delivery API's order
-	res   *resolver // the decoded entities, by id
 }
 
 // Entity is one entry or asset as the Delivery API sent it: its identity,
@@ -62,51 +58,7 @@ type Entity struct {
 	// the entity (an entry deleted and re-created with the same id has a
 	// new createdAt and starts again at revision 1).
 	CreatedAt string
-	Raw       json.RawMessage
-}
-
-// With renders the collection again with some entities swapped for other
-// versions of themselves (replace, by ref, decoded from their Raw) and some
-// taken out (drop: a dropped entry leaves the top-level list, and links to
-// a dropped entity render as null). The receiver is not changed.
-func (c *Collection) With(replace map[Ref]Entity, drop map[Ref]bool) (*Collection, error) {
-	res := newResolver()
-	res.entries = make(map[string]*entity, len(c.res.entries))
-	res.assets = make(map[string]*entity, len(c.res.assets))
-	for id, e := range c.res.entries {
-		res.entries[id] = e
-	}
-	for id, e := range c.res.assets {
-		res.assets[id] = e
-	}
-	ents := make(map[Ref]Entity, len(c.Entities))
-	for ref, e := range c.Entities {
-		ents[ref] = e
-	}
-	for ref, e := range replace {
-		d, err := decodeEntity(e.Raw)
-		if err != nil {
-			return nil, err
-		}
-		if d.ref() != ref {
-			return nil, fmt.Errorf("%w: %s stored as %s", ErrMalformed, d.ref(), ref)
-		}
-		res.add(d)
-		ents[ref] = e
-	}
-	for ref := range drop {
-		res.remove(ref)
-		delete(ents, ref)
-	}
-	out := &Collection{Entities: ents, Requests: c.Requests, Bytes: c.Bytes, Took: c.Took, res: res}
-	for _, id := range c.items {
-		if e, ok := res.entries[id]; ok {
-			out.items = append(out.items, id)
-			out.Entries = append(out.Entries, res.entry(e, nil))
-		}
-	}
-	out.Refs = res.refs
-	return out, nil
+	Raw       []byte
 }
 
 // Fetch reads a whole collection: all pages, all content types of the query in
@@ -136,14 +88,8 @@ func (c *Client) Fetch(ctx context.Context, q Query) (*Collection, error) {
 var errChanged = errors.New("contentful: the collection changed while it was being paged")
 
 func (c *Client) fetchOnce(ctx context.Context, q Query) (*Collection, error) {
-	res := newResolver()
-	var items []*entity
 	seen := map[string]bool{}
 	out := &Collection{Entities: map[Ref]Entity{}}
-	keep := func(e *entity, raw json.RawMessage) {
-		// A copy, so the page's whole body is not held by one entity.
-		out.Entities[e.ref()] = Entity{Revision: e.Sys.Revision, CreatedAt: e.Sys.CreatedAt, Raw: bytes.Clone(raw)}
-	}
 	limit := c.pageSize
 	total := -1
 	for skip := 0; ; {
@@ -163,25 +109,18 @@ func (c *Client) fetchOnce(ctx context.Context, q Query) (*Collection, error) {
 		}
 		total = p.Total
 		for _, raw := range p.Items {
-			e, err := decodeEntity(raw)
+			e, err := keep(out, raw)
 			if err != nil {
 				return nil, err
 			}
-			res.add(e)
-			keep(e, raw)
 			if e.Sys.Type == "Entry" && !seen[e.Sys.ID] {
 				seen[e.Sys.ID] = true
-				items = append(items, e)
+				out.Items = append(out.Items, e.Sys.ID)
 			}
 		}
-		for _, group := range [][]json.RawMessage{p.Includes.Entry, p.Includes.Asset} {
-			for _, raw := range group {
-				e, err := decodeEntity(raw)
-				if err != nil {
-					return nil, err
-				}
-				res.add(e)
-				keep(e, raw)
+		for _, raw := range slices.Concat(p.Includes.Entry, p.Includes.Asset) {
+			if _, err := keep(out, raw); err != nil {
+				return nil, err
 			}
 		}
 		skip += len(p.Items)
@@ -189,18 +128,21 @@ func (c *Client) fetchOnce(ctx context.Context, q Query) (*Collection, error) {
 			break
 		}
 	}
-	if len(items) != total && total >= 0 {
+	if len(out.Items) != total && total >= 0 {
 		return nil, errChanged
 	}
-	out.Entries = make([]*Entry, len(items))
-	out.items = make([]string, len(items))
-	for i, e := range items {
-		out.items[i] = e.Sys.ID
-		out.Entries[i] = res.entry(e, nil)
-	}
-	out.Refs = res.refs
-	out.res = res
 	return out, nil
+}
+
+// keep checks one raw entity and adds it to c.Entities.
+func keep(c *Collection, raw json.RawMessage) (*entity, error) {
+	e, err := decodeEntity(raw)
+	if err != nil {
+		return nil, err
+	}
+	// A copy, so the page's whole body is not held by one entity.
+	c.Entities[e.ref()] = Entity{Revision: e.Sys.Revision, CreatedAt: e.Sys.CreatedAt, Raw: bytes.Clone(raw)}
+	return e, nil
 }
 
 // values builds one page's query with the SDK's Query, keeping inside the
@@ -244,4 +186,28 @@ func orderWithTieBreak(order string) []string {
 		out = append(out, "sys.id")
 	}
 	return out
+}
+
+// NewCollection builds a collection from raw entities in the Delivery
+// API's shape, as a fetch would: items are the top-level entries in order,
+// includes what they link. For tests and tools; it fails with ErrMalformed
+// on an entity that does not decode.
+func NewCollection(items []json.RawMessage, includes ...json.RawMessage) (*Collection, error) {
+	c := &Collection{Entities: map[Ref]Entity{}}
+	for _, raw := range items {
+		e, err := keep(c, raw)
+		if err != nil {
+			return nil, err
+		}
+		if e.Sys.Type != "Entry" {
+			return nil, fmt.Errorf("%w: item %s is not an entry", ErrMalformed, e.Sys.ID)
+		}
+		c.Items = append(c.Items, e.Sys.ID)
+	}
+	for _, raw := range includes {
+		if _, err := keep(c, raw); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }

@@ -40,7 +40,10 @@ type Asset struct {
 	Size        *int   `json:"size"`
 }
 
-// Stub ends a cycle: the entry is already being rendered further up.
+// Stub stands for an entry that is not rendered in full where it is linked:
+// it already was in the same response (or is being rendered further up: a
+// cycle), it lies deeper than the link depth, or it is linked from a
+// summary.
 type Stub struct {
 	ID          string `json:"id"`
 	ContentType string `json:"contentType"`
@@ -91,129 +94,6 @@ func (e *entity) ref() Ref {
 		return AssetRef(e.Sys.ID)
 	}
 	return EntryRef(e.Sys.ID)
-}
-
-// maxDepth bounds how deep links are followed, like the API's include=10.
-const maxDepth = 10
-
-// resolver turns raw entities into folio's JSON, following links through an
-// index of every entity the fetch returned.
-type resolver struct {
-	entries map[string]*entity
-	assets  map[string]*entity
-	// refs collects every entity reached, with its revision (0 for a link
-	// that did not resolve), so the refresh side knows which collections an
-	// entity's change affects.
-	refs map[Ref]int
-}
-
-func newResolver() *resolver {
-	return &resolver{entries: map[string]*entity{}, assets: map[string]*entity{}, refs: map[Ref]int{}}
-}
-
-func (r *resolver) add(e *entity) {
-	if e.Sys.Type == "Asset" {
-		r.assets[e.Sys.ID] = e
-	} else {
-		r.entries[e.Sys.ID] = e
-	}
-}
-
-func (r *resolver) remove(ref Ref) {
-	kind, id, _ := strings.Cut(string(ref), ":")
-	if kind == "Asset" {
-		delete(r.assets, id)
-	} else {
-		delete(r.entries, id)
-	}
-}
-
-// entry renders e with its links resolved. path holds the ids being rendered
-// above it, to cut cycles.
-func (r *resolver) entry(e *entity, path []string) *Entry {
-	r.refs[EntryRef(e.Sys.ID)] = e.Sys.Revision
-	out := &Entry{
-		ID:          e.Sys.ID,
-		ContentType: e.contentType(),
-		CreatedAt:   e.Sys.CreatedAt,
-		UpdatedAt:   e.Sys.UpdatedAt,
-		Revision:    e.Sys.Revision,
-		Fields:      make(map[string]any, len(e.Fields)),
-	}
-	out.modified = parseTime(e.Sys.UpdatedAt)
-	path = append(path, e.Sys.ID)
-	for k, v := range e.Fields {
-		out.Fields[k] = r.value(v, path, &out.modified)
-	}
-	return out
-}
-
-// value resolves links anywhere in a field value: plain link fields, arrays
-// of links, and rich-text nodes' data.target alike.
-func (r *resolver) value(v any, path []string, modified *time.Time) any {
-	switch t := v.(type) {
-	case map[string]any:
-		if linkType, id, ok := asLink(t); ok {
-			return r.link(linkType, id, path, modified)
-		}
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			out[k] = r.value(x, path, modified)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			out[i] = r.value(x, path, modified)
-		}
-		return out
-	default:
-		return v
-	}
-}
-
-func (r *resolver) link(linkType, id string, path []string, modified *time.Time) any {
-	switch linkType {
-	case "Asset":
-		a, ok := r.assets[id]
-		if !ok {
-			r.unresolved(AssetRef(id))
-			return nil
-		}
-		r.refs[AssetRef(id)] = a.Sys.Revision
-		later(modified, parseTime(a.Sys.UpdatedAt))
-		return asset(a)
-	case "Entry":
-		e, ok := r.entries[id]
-		if !ok {
-			r.unresolved(EntryRef(id))
-			return nil
-		}
-		for _, p := range path {
-			if p == id {
-				return Stub{ID: id, ContentType: e.contentType()}
-			}
-		}
-		if len(path) > maxDepth {
-			r.refs[EntryRef(id)] = e.Sys.Revision
-			return Stub{ID: id, ContentType: e.contentType()}
-		}
-		linked := r.entry(e, path)
-		later(modified, linked.modified)
-		return linked
-	default:
-		// Links to other kinds (a Space, a ContentType, a Tag) are not
-		// content: keep them as Contentful wrote them.
-		return map[string]any{"sys": map[string]any{"type": "Link", "linkType": linkType, "id": id}}
-	}
-}
-
-// unresolved records a link that rendered as null: publishing its target
-// later changes this collection, so it counts as a reference at revision 0.
-func (r *resolver) unresolved(ref Ref) {
-	if _, ok := r.refs[ref]; !ok {
-		r.refs[ref] = 0
-	}
 }
 
 func asLink(m map[string]any) (linkType, id string, ok bool) {

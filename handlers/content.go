@@ -60,11 +60,51 @@ func (h *Content) CV(c *gin.Context) {
 	}
 }
 
-// Blog answers GET /blog.
+// Blog answers GET /blog and GET /blog?page=N (1-based; other query
+// parameters are ignored, as a cache buster would be).
 func (h *Content) Blog(c *gin.Context) {
-	if s := h.ready(c); s != nil {
-		h.serve(c, s.Blog.Root)
+	s := h.ready(c)
+	if s == nil {
+		return
 	}
+	n, ok := page(c.Request.URL.RawQuery)
+	switch {
+	case !ok:
+		fail(c, errPageInvalid)
+	case n > len(s.Blog.Pages):
+		fail(c, errNoPage)
+	default:
+		h.serve(c, s.Blog.Pages[n-1])
+	}
+}
+
+var (
+	errPageInvalid = &Error{Status: http.StatusBadRequest, Code: "page_invalid", Message: "page must be a whole number from 1"}
+	errNoPage      = &Error{Status: http.StatusNotFound, Code: "page_not_found", Message: "the blog has fewer pages; see \"pages\" on /blog"}
+)
+
+// page reads the page parameter of a raw query string: 1 when absent, ok
+// false when it is not a whole number from 1. It does not allocate.
+func page(rawQuery string) (n int, ok bool) {
+	for q := rawQuery; q != ""; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		key, value, _ := strings.Cut(pair, "=")
+		if key != "page" {
+			continue
+		}
+		if value == "" || len(value) > 6 {
+			return 0, false
+		}
+		for _, d := range []byte(value) {
+			if d < '0' || d > '9' {
+				return 0, false
+			}
+			n = n*10 + int(d-'0')
+		}
+		return n, n >= 1
+	}
+	return 1, true
 }
 
 // Post answers GET /blog/{slug}.

@@ -26,28 +26,37 @@ import (
 // carry tag, so tests can tell snapshots apart.
 func snapshotFor(t testing.TB, store *cache.Store, tag string, n int) {
 	t.Helper()
-	cv := &contentful.Collection{Entries: []*contentful.Entry{{
-		ID: "me", ContentType: "profile", Revision: 1,
-		Fields: map[string]any{"name": "Ada " + tag, "summary": strings.Repeat("builds things; ", 40)},
-	}}}
-	part, err := cache.BuildCV(context.Background(), []string{"profile", "experience"}, cv, nil)
+	cv, err := contentful.NewCollection([]json.RawMessage{rawEntry("me", "profile",
+		fmt.Sprintf(`{"name":%q,"summary":%q}`, "Ada "+tag, strings.Repeat("builds things; ", 40)))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := cache.BuildCV(context.Background(), []string{"profile", "experience"}, cv, nil, contentful.RenderOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	store.Put(part)
-	blog := &contentful.Collection{}
+	var posts []json.RawMessage
 	for i := range n {
-		blog.Entries = append(blog.Entries, &contentful.Entry{
-			ID: fmt.Sprintf("p%d", i), ContentType: "blogPost", Revision: 1,
-			Fields: map[string]any{"slug": fmt.Sprintf("post-%d", i), "title": "Post " + tag,
-				"body": strings.Repeat("words and more words ", 30)},
-		})
+		posts = append(posts, rawEntry(fmt.Sprintf("p%d", i), "blogPost", fmt.Sprintf(`{"slug":"post-%d","title":%q,"body":%q}`,
+			i, "Post "+tag, strings.Repeat("words and more words ", 30))))
 	}
-	bp, _, err := cache.BuildBlog(context.Background(), "slug", blog, nil)
+	blog, err := contentful.NewCollection(posts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp, _, err := cache.BuildBlog(context.Background(), blog, nil, cache.BlogOptions{SlugField: "slug", PageSize: 5,
+		Render: contentful.RenderOptions{SummaryType: "blogPost", SummaryFields: []string{"title", "slug"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	store.Put(bp)
+}
+
+// rawEntry is an entry as the Delivery API sends it.
+func rawEntry(id, typ, fields string) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"sys":{"type":"Entry","id":%q,"revision":1,"createdAt":"2025-01-01T00:00:00Z",
+		"updatedAt":"2025-01-01T00:00:00Z","contentType":{"sys":{"type":"Link","linkType":"ContentType","id":%q}}},"fields":%s}`, id, typ, fields))
 }
 
 func newTestRouter(store *cache.Store, origins ...string) http.Handler {
@@ -325,6 +334,56 @@ func TestNegotiate(t *testing.T) {
 	} {
 		if got := negotiate([]string{accept}); got != want {
 			t.Errorf("negotiate(%q) = %d, want %d", accept, got, want)
+		}
+	}
+}
+
+// TestBlogPages: /blog is page 1 of the summaries; ?page=N the others; a
+// page past the end is 404 and a malformed one 400, both JSON errors.
+func TestBlogPages(t *testing.T) {
+	store := &cache.Store{}
+	snapshotFor(t, store, "pages", 12) // 5 a page: pages of 5, 5, 2
+	h := newTestRouter(store)
+	for path, want := range map[string]struct {
+		status, page, items int
+	}{
+		"/blog":               {200, 1, 5},
+		"/blog?page=1":        {200, 1, 5},
+		"/blog?page=3":        {200, 3, 2},
+		"/blog?v=123&page=2":  {200, 2, 5},
+		"/blog?utm_source=x":  {200, 1, 5},
+		"/blog?page=4":        {404, 0, 0},
+		"/blog?page=0":        {400, 0, 0},
+		"/blog?page=-1":       {400, 0, 0},
+		"/blog?page=two":      {400, 0, 0},
+		"/blog?page=":         {400, 0, 0},
+		"/blog?page=99999999": {400, 0, 0},
+		"/blog?page=2&page=1": {200, 2, 5},
+	} {
+		w := do(h, "GET", path)
+		if w.Code != want.status {
+			t.Errorf("%s: %d %s", path, w.Code, w.Body.String())
+			continue
+		}
+		if want.status != 200 {
+			errorCode(t, w)
+			continue
+		}
+		var doc struct {
+			Total, Page, PageSize, Pages int
+			Items                        []struct {
+				ID     string
+				Fields map[string]any
+			}
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Total != 12 || doc.Page != want.page || doc.PageSize != 5 || doc.Pages != 3 || len(doc.Items) != want.items {
+			t.Errorf("%s: %+v", path, doc)
+		}
+		if _, hasBody := doc.Items[0].Fields["body"]; hasBody || doc.Items[0].Fields["slug"] == nil {
+			t.Errorf("%s: a list item is not a summary: %v", path, doc.Items[0].Fields)
 		}
 	}
 }

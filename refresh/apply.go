@@ -66,10 +66,7 @@ func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *conte
 		if mode != Force {
 			j := l.rule.judge(served, fetched, now)
 			if len(j.stale) > 0 {
-				var err error
-				if c, err = fetched.With(j.keep, j.drop); err != nil {
-					return nil, err
-				}
+				c = j.apply(fetched)
 				a.Stale = j.stale
 			}
 		}
@@ -77,7 +74,7 @@ func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *conte
 		if err != nil {
 			return nil, err
 		}
-		p.Marks = l.rule.marks(served, c, now, mode == Force)
+		p.Marks = l.rule.marks(served, p, now, mode == Force)
 		a.Installed = true
 		return p, nil
 	})
@@ -106,9 +103,9 @@ func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *conte
 
 func (l *Loader) build(ctx context.Context, col cache.Collection, c *contentful.Collection, served *cache.Part) (*cache.Part, error) {
 	if col == cache.CV {
-		return cache.BuildCV(ctx, l.cols.CVTypes, c, served)
+		return cache.BuildCV(ctx, l.cols.CVTypes, c, served, l.cols.render())
 	}
-	p, skipped, err := cache.BuildBlog(ctx, l.cols.SlugField, c, served)
+	p, skipped, err := cache.BuildBlog(ctx, c, served, l.cols.blog())
 	for _, s := range skipped {
 		l.log.Warn("blog post not addressable", "post", s)
 	}

@@ -9,7 +9,8 @@ import (
 
 const token = "cda-token"
 
-var cols = refresh.Collections{CVTypes: []string{"profile", "skill"}, BlogType: "blogPost", BlogOrder: "-fields.publishDate", SlugField: "slug"}
+var cols = refresh.Collections{CVTypes: []string{"profile", "skill"}, BlogType: "blogPost", BlogOrder: "-fields.publishDate", SlugField: "slug",
+	SummaryFields: []string{"title", "slug"}}
 
 func post(id string, rev int, title string) json.RawMessage {
 	return postCreated(id, rev, title, "2025-01-01T00:00:00Z")

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,13 +38,33 @@ type PartSaver interface {
 	SavePart(ctx context.Context, p *cache.Part) error
 }
 
-// Collections says what makes up each collection.
+// Collections says what makes up each collection and how it renders.
 type Collections struct {
 	CVTypes   []string
 	CVOrder   string // default sys.createdAt
 	BlogType  string
 	BlogOrder string
 	SlugField string
+	// PageSize is the number of post summaries on a /blog page; FullList
+	// serves every post in full at /blog instead (cache.BlogOptions).
+	PageSize int
+	FullList bool
+	// LinkDepth and SummaryFields shape linked entries
+	// (contentful.RenderOptions).
+	LinkDepth     int
+	SummaryFields []string
+}
+
+func (c Collections) render() contentful.RenderOptions {
+	fields := c.SummaryFields
+	if !slices.Contains(fields, c.SlugField) {
+		fields = append(slices.Clip(fields), c.SlugField) // a summary must say where its post is
+	}
+	return contentful.RenderOptions{Depth: c.LinkDepth, SummaryType: c.BlogType, SummaryFields: fields}
+}
+
+func (c Collections) blog() cache.BlogOptions {
+	return cache.BlogOptions{SlugField: c.SlugField, PageSize: c.PageSize, FullList: c.FullList, Render: c.render()}
 }
 
 // Loader fetches collections and installs them (apply.go).

@@ -71,6 +71,30 @@ func (r Rule) judge(served *cache.Part, fetched *contentful.Collection, now time
 	return j
 }
 
+// apply returns fetched with the judgement applied: the kept served
+// versions in place of the stale ones, the dropped entities gone (a dropped
+// top-level entry leaves the list; a link to a dropped entity renders as
+// null). fetched is not changed.
+func (j judgement) apply(fetched *contentful.Collection) *contentful.Collection {
+	out := *fetched
+	out.Entities = make(map[contentful.Ref]contentful.Entity, len(fetched.Entities))
+	for ref, e := range fetched.Entities {
+		if kept, ok := j.keep[ref]; ok {
+			e = kept
+		}
+		if !j.drop[ref] {
+			out.Entities[ref] = e
+		}
+	}
+	out.Items = make([]string, 0, len(fetched.Items))
+	for _, id := range fetched.Items {
+		if !j.drop[contentful.EntryRef(id)] {
+			out.Items = append(out.Items, id)
+		}
+	}
+	return &out
+}
+
 // stale reports whether e, as fetched, is older than what mark records.
 func (r Rule) stale(m cache.Mark, e contentful.Entity, now time.Time) bool {
 	if now.Sub(m.Since) >= r.Bound {
@@ -85,11 +109,11 @@ func (r Rule) stale(m cache.Mark, e contentful.Entity, now time.Time) bool {
 	return e.Revision < m.Revision
 }
 
-// marks is the ledger of a part about to be installed: each entity it
-// serves with the time its revision was first served, and a Gone mark for
-// each entity the served part had and it has not, kept for Bound. A forced
-// install starts the ledger afresh.
-func (r Rule) marks(served *cache.Part, c *contentful.Collection, now time.Time, force bool) map[contentful.Ref]cache.Mark {
+// marks is the ledger of a part about to be installed (built, not yet
+// swapped in): each entity it serves with the time its revision was first
+// served, and a Gone mark for each entity the served part had and it has
+// not, kept for Bound. A forced install starts the ledger afresh.
+func (r Rule) marks(served *cache.Part, c *cache.Part, now time.Time, force bool) map[contentful.Ref]cache.Mark {
 	out := make(map[contentful.Ref]cache.Mark, len(c.Refs))
 	var before map[contentful.Ref]cache.Mark
 	if served != nil && !force {
