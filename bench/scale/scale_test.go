@@ -308,6 +308,11 @@ func (f *folio) until(limit time.Duration, cond func() bool) (time.Duration, err
 		case why := <-f.killed:
 			return 0, fmt.Errorf("%s", why)
 		case <-f.done:
+			select {
+			case why := <-f.killed: // the watch killed it
+				return 0, fmt.Errorf("%s", why)
+			default:
+			}
 			f.logsMu.Lock()
 			f.t.Logf("folio exited:\n%s", tail(f.logs.String(), 20))
 			f.logsMu.Unlock()
