@@ -35,20 +35,21 @@ type durability interface {
 	// when Redis is not configured).
 	Status() any
 	Up() float64
-	// Preload blocks (bounded) until stored snapshots are served, before
-	// Contentful is asked; Start runs the background parts, each on wg so
-	// that shutdown can wait for them; Close releases what they hold.
-	Preload(ctx context.Context, wg *sync.WaitGroup)
+	// Preload blocks (bounded) until stored snapshots are served through
+	// install, before Contentful is asked; Start runs the background parts,
+	// each on wg so that shutdown can wait for them; Close releases what
+	// they hold.
+	Preload(ctx context.Context, wg *sync.WaitGroup, install func(context.Context, *cache.Part) error)
 	Start(ctx context.Context, wg *sync.WaitGroup, engine *refresh.Engine)
 	Close()
 }
 
-func newDurability(cfg config.Config, src source, log *slog.Logger, store *cache.Store, local *refresh.MemoryQueue) (durability, error) {
+func newDurability(cfg config.Config, src source, log *slog.Logger, local *refresh.MemoryQueue) (durability, error) {
 	mem := &memoryDurability{local: local, dedup: refresh.NewMemoryDedup(cfg.DedupWindow, dedupSize)}
 	if cfg.RedisURL == "" {
 		return mem, nil
 	}
-	return newRedisDurability(cfg, src, log, store, mem)
+	return newRedisDurability(cfg, src, log, mem)
 }
 
 // memoryDurability keeps everything in this process: an event accepted and
@@ -58,14 +59,15 @@ type memoryDurability struct {
 	dedup *refresh.MemoryDedup
 }
 
-func (m *memoryDurability) Queue() refresh.Enqueuer                                 { return m.local }
-func (m *memoryDurability) SafetyQueue() refresh.Enqueuer                           { return m.local }
-func (m *memoryDurability) Dedup() refresh.Deduper                                  { return m.dedup }
-func (m *memoryDurability) Saver() refresh.PartSaver                                { return nil }
-func (m *memoryDurability) Ack(refresh.Record)                                      {}
-func (m *memoryDurability) Follows() bool                                           { return false }
-func (m *memoryDurability) Up() float64                                             { return -1 }
-func (m *memoryDurability) Preload(context.Context, *sync.WaitGroup)                {}
+func (m *memoryDurability) Queue() refresh.Enqueuer       { return m.local }
+func (m *memoryDurability) SafetyQueue() refresh.Enqueuer { return m.local }
+func (m *memoryDurability) Dedup() refresh.Deduper        { return m.dedup }
+func (m *memoryDurability) Saver() refresh.PartSaver      { return nil }
+func (m *memoryDurability) Ack(refresh.Record)            {}
+func (m *memoryDurability) Follows() bool                 { return false }
+func (m *memoryDurability) Up() float64                   { return -1 }
+func (m *memoryDurability) Preload(context.Context, *sync.WaitGroup, func(context.Context, *cache.Part) error) {
+}
 func (m *memoryDurability) Start(context.Context, *sync.WaitGroup, *refresh.Engine) {}
 func (m *memoryDurability) Close()                                                  {}
 func (m *memoryDurability) Status() any {

@@ -20,11 +20,10 @@ type redisDurability struct {
 	queue *redisstate.Queue
 	dedup *redisstate.Dedup
 	mem   *memoryDurability
-	store *cache.Store
 	log   *slog.Logger
 }
 
-func newRedisDurability(cfg config.Config, src source, log *slog.Logger, store *cache.Store, mem *memoryDurability) (*redisDurability, error) {
+func newRedisDurability(cfg config.Config, src source, log *slog.Logger, mem *memoryDurability) (*redisDurability, error) {
 	// Keys are scoped to the space and environment, so deployments sharing
 	// one Redis (production and staging, say) never mix.
 	state, err := redisstate.New(redisstate.Options{URL: cfg.RedisURL.Reveal(), LeaseTTL: cfg.RedisLeaseTTL,
@@ -33,7 +32,7 @@ func newRedisDurability(cfg config.Config, src source, log *slog.Logger, store *
 		return nil, err
 	}
 	return &redisDurability{state: state, queue: state.NewQueue(mem.local), dedup: state.NewDedup(cfg.DedupWindow, mem.dedup),
-		mem: mem, store: store, log: log}, nil
+		mem: mem, log: log}, nil
 }
 
 func (r *redisDurability) Queue() refresh.Enqueuer       { return r.queue }
@@ -53,13 +52,16 @@ func (r *redisDurability) Up() float64 {
 }
 
 // Preload serves the parts stored in Redis (waiting at most 3 s), then
-// keeps following the leader's: its decision is final, lower revisions
-// included.
-func (r *redisDurability) Preload(ctx context.Context, wg *sync.WaitGroup) {
+// keeps following the leader's, each through install (refresh's
+// Loader.Adopt).
+func (r *redisDurability) Preload(ctx context.Context, wg *sync.WaitGroup, install func(context.Context, *cache.Part) error) {
 	synced := make(chan struct{})
 	wg.Go(func() {
 		r.state.Follow(ctx, 5*time.Second, func(p *cache.Part) {
-			r.store.Put(p)
+			if err := install(ctx, p); err != nil {
+				r.log.Warn("snapshot from redis not installed", "collection", string(p.Collection), "error", err)
+				return
+			}
 			r.log.Info("snapshot loaded from redis", "collection", string(p.Collection), "etag", p.Root.ETag())
 		}, synced)
 	})

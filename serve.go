@@ -93,7 +93,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		PageSize: cfg.BlogPageSize, FullList: cfg.BlogFullList, LinkDepth: cfg.LinkDepth, SummaryFields: cfg.SummaryFields}
 	loader := refresh.NewLoader(client, store, cols, log)
 	local := refresh.NewMemoryQueue(queueSize)
-	dur, err := newDurability(cfg, src, log, store, local)
+	dur, err := newDurability(cfg, src, log, local)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	}
 
 	// Snapshots stored in Redis are served before Contentful is asked.
-	dur.Preload(work, &workers)
+	dur.Preload(work, &workers, loader.Adopt)
 	workers.Go(func() { engine.Run(work, local.Events()) })
 	workers.Go(func() { engine.RunSafetyRefresh(work, dur.SafetyQueue(), cfg.RefreshEvery) })
 	dur.Start(work, &workers, engine)

@@ -273,6 +273,10 @@ func BuildCV(ctx context.Context, types []string, c *contentful.Collection, prev
 	}
 	p := newPart(CV, resource(was, body, modified, prev == nil), c)
 	p.Refs = g.Refs
+	p.Items = make([]Item, len(c.Items))
+	for i, id := range c.Items {
+		p.Items[i] = Item{ID: id}
+	}
 	return p, nil
 }
 

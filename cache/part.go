@@ -24,8 +24,8 @@ type Part struct {
 	// Root. Nil for the CV.
 	Pages []*Resource
 	Posts map[string]*Resource // /blog/{slug}; nil for the CV
-	// Items are the blog's posts in list order, with what a later build
-	// reuses; nil for the CV.
+	// Items are the part's top-level entries in order; for the blog, with
+	// what a later build reuses.
 	Items   []Item
 	Entries int
 	// Refs holds every entity the part contains, directly or through a link,
@@ -41,6 +41,9 @@ type Part struct {
 	// for an entity it served and no longer does, a Gone mark, for as long
 	// as a lagging CDN could bring the entity back.
 	Marks map[contentful.Ref]Mark
+	// Forced marks a part built by an operator's forced refresh: every
+	// replica installs it as it is.
+	Forced bool
 	// Floor is the latest Last-Modified the collection has given out, kept
 	// across versions (and in Redis) so a returning route's date moves on.
 	Floor     time.Time
@@ -71,4 +74,14 @@ func (p *Part) Bytes() int {
 		n += r.Size()
 	}
 	return n
+}
+
+// Source returns what the part was built from: its top-level entries in
+// order and its raw entities, as a fetch returns them.
+func (p *Part) Source() *contentful.Collection {
+	c := &contentful.Collection{Items: make([]string, len(p.Items)), Entities: p.Entities, Requests: p.Requests, Took: p.Took}
+	for i, it := range p.Items {
+		c.Items[i] = it.ID
+	}
+	return c
 }

@@ -23,6 +23,7 @@ type partWire struct {
 	Posts      map[string]resourceWire
 	Items      []Item
 	Key        string
+	Forced     bool
 	Entries    int
 	Refs       map[contentful.Ref]int
 	FetchedAt  time.Time
@@ -42,7 +43,7 @@ type resourceWire struct {
 func (p *Part) MarshalBinary() ([]byte, error) {
 	w := partWire{Collection: p.Collection, Entries: p.Entries, Refs: p.Refs,
 		FetchedAt: p.FetchedAt, Took: p.Took, Requests: p.Requests, Entities: p.Entities, Marks: p.Marks, Floor: p.Floor,
-		Items: p.Items, Key: p.key}
+		Items: p.Items, Key: p.key, Forced: p.Forced}
 	for _, r := range p.Pages {
 		w.Pages = append(w.Pages, wire(r))
 	}
@@ -87,7 +88,7 @@ func UnmarshalPart(b []byte) (*Part, error) {
 	}
 	p := &Part{Collection: w.Collection, Entries: w.Entries, Refs: w.Refs,
 		FetchedAt: w.FetchedAt, Took: w.Took, Requests: w.Requests, Entities: w.Entities, Marks: w.Marks, Floor: w.Floor,
-		Items: w.Items, key: w.Key}
+		Items: w.Items, key: w.Key, Forced: w.Forced}
 	for _, r := range w.Pages {
 		p.Pages = append(p.Pages, restore(r))
 	}

@@ -51,14 +51,19 @@ type Applied struct {
 // is kept, builds the representations, records the ledger and swaps the
 // part in; then it saves the part. It fails only when ctx ends or the
 // content cannot be encoded, and then nothing changes.
-func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *contentful.Collection, mode Mode) (Applied, error) {
+//
+// removals are what removal webhooks said (entity → the revision it had
+// when removed, and when the webhook came): a lagging answer that still
+// holds such an entity at that revision or lower is stale, within the
+// bound, even where this collection never served that revision.
+func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *contentful.Collection, mode Mode, removals map[contentful.Ref]Removal) (Applied, error) {
 	lock := l.installing[col]
 	lock.Lock()
 	defer lock.Unlock()
 	now := l.clock.Now()
 	a := Applied{Stored: true}
 	snap, err := l.store.Update(func(cur *cache.Snapshot) (*cache.Part, error) {
-		served := cur.Part(col)
+		served := l.rule.informed(cur.Part(col), removals)
 		if mode == IfEmpty && served != nil {
 			return nil, nil
 		}
@@ -75,6 +80,7 @@ func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *conte
 			return nil, err
 		}
 		p.Marks = l.rule.marks(served, p, now, mode == Force)
+		p.Forced = mode == Force
 		a.Installed = true
 		return p, nil
 	})
@@ -120,4 +126,38 @@ func (m Mode) String() string {
 		return "force"
 	}
 	return "newer"
+}
+
+// Adopt installs a part another process built: a Redis follower installs
+// the leader's. It is installed as it is, unless it holds an entity older
+// than this replica served within the lag bound (this replica processed
+// events itself while Redis was away, or the leader is new and read a
+// lagging edge): that entity keeps its served version, under the same
+// rule as a fetch, and the rest is the leader's. A forced part is always
+// installed as it is. It fails only when ctx ends or the content cannot be
+// encoded, and then nothing changes.
+func (l *Loader) Adopt(ctx context.Context, p *cache.Part) error {
+	lock := l.installing[p.Collection]
+	lock.Lock()
+	defer lock.Unlock()
+	now := l.clock.Now()
+	_, err := l.store.Update(func(cur *cache.Snapshot) (*cache.Part, error) {
+		served := cur.Part(p.Collection)
+		if served == nil || p.Forced {
+			return p, nil
+		}
+		src := p.Source()
+		j := l.rule.judge(served, src, now)
+		if len(j.stale) == 0 {
+			return p, nil
+		}
+		l.log.Warn("the leader's part holds older versions than this replica served; keeping them", "collection", string(p.Collection), "stale", j.stale)
+		built, err := l.build(ctx, p.Collection, j.apply(src), served)
+		if err != nil {
+			return nil, err
+		}
+		built.Marks = l.rule.marks(served, built, now, false)
+		return built, nil
+	})
+	return err
 }

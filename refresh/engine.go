@@ -347,12 +347,16 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, r
 	var applied Applied
 	if err == nil {
 		mode := Newer
+		removals := map[contentful.Ref]Removal{}
 		for _, t := range batch {
 			if t.ev.Force {
 				mode = Force
 			}
+			if t.ev.Action.Removes() && t.ev.Revision > 0 && t.ev.Revision >= removals[t.ev.Entity].Revision {
+				removals[t.ev.Entity] = Removal{Revision: t.ev.Revision, At: t.ev.ReceivedAt}
+			}
 		}
-		applied, err = e.loader.apply(ctx, w.col, fetched, mode)
+		applied, err = e.loader.apply(ctx, w.col, fetched, mode, removals)
 	}
 	now := e.opts.Clock.Now()
 	if err != nil {

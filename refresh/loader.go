@@ -121,7 +121,7 @@ func (l *Loader) refresh(ctx context.Context, col cache.Collection, mode Mode) (
 	fetched, err := l.fetchCollection(ctx, col)
 	if err == nil {
 		var a Applied
-		if a, err = l.apply(ctx, col, fetched, mode); err == nil {
+		if a, err = l.apply(ctx, col, fetched, mode, nil); err == nil {
 			return a, nil
 		}
 	}

@@ -1,6 +1,7 @@
 package refresh
 
 import (
+	"maps"
 	"time"
 
 	"github.com/folio-cms/folio/cache"
@@ -14,8 +15,10 @@ import (
 //   - An entity fetched at a lower sys.revision than served is stale, and
 //     the served version is kept, but only for the same incarnation (the same
 //     sys.createdAt: an entry deleted and re-created with the same id starts
-//     again at revision 1) and only within Bound of when the served version
-//     was first served. Contentful's CDN lags a publish by seconds to minutes
+//     again at revision 1, with a later createdAt) and only within Bound of
+//     when the served version was first served. An earlier incarnation (a
+//     lagging edge still serving the deleted entry) is stale at any
+//     revision, within the same bound. Contentful's CDN lags a publish by seconds to minutes
 //     (CONTENTFUL.md); once the lag bound has passed, what the Delivery API
 //     answers is the truth.
 //   - An entity that was served and then went away (unpublished, archived,
@@ -27,11 +30,51 @@ import (
 //     entities are installed beside the served version of the stale one, and
 //     the collection is fetched again until the lag bound ends the question.
 //
-// A Redis follower does not apply the rule: it installs what the leader
-// decided.
+//   - A removal webhook says at which revision its entity went: a lagging
+//     answer that still holds it at that revision or lower is stale too.
+//
+// A Redis follower installs what the leader stored, through the same rule
+// (Loader.Adopt): only an entity it served newer itself, within the bound,
+// keeps its version. An operator's forced refresh is installed everywhere
+// as it is.
 type Rule struct {
 	// Bound is the CDN lag bound, FOLIO_CDN_WAIT.
 	Bound time.Duration
+}
+
+// Removal is what a removal webhook said: the revision its entity had, and
+// when the webhook came.
+type Removal struct {
+	Revision int
+	At       time.Time
+}
+
+// informed returns served with what removal webhooks said folded into its
+// ledger (served itself when there is nothing to add): an entity it serves
+// or served, said removed at a revision at least the one it has, is Gone at
+// that revision from the webhook's time, same incarnation. An entity the
+// part never held is not added: there is nothing of it to protect.
+func (r Rule) informed(served *cache.Part, removals map[contentful.Ref]Removal) *cache.Part {
+	if served == nil || len(removals) == 0 {
+		return served
+	}
+	var marks map[contentful.Ref]cache.Mark
+	for ref, rm := range removals {
+		m, ok := served.Marks[ref]
+		if !ok || rm.Revision < m.Revision || m.Gone && rm.Revision == m.Revision {
+			continue
+		}
+		if marks == nil {
+			marks = maps.Clone(served.Marks)
+		}
+		marks[ref] = cache.Mark{Revision: rm.Revision, CreatedAt: m.CreatedAt, Since: latest(rm.At, m.Since), Gone: true}
+	}
+	if marks == nil {
+		return served
+	}
+	out := *served
+	out.Marks = marks
+	return &out
 }
 
 // judgement is the rule applied to one fetch: the served versions to keep,
@@ -100,13 +143,36 @@ func (r Rule) stale(m cache.Mark, e contentful.Entity, now time.Time) bool {
 	if now.Sub(m.Since) >= r.Bound {
 		return false
 	}
-	if m.CreatedAt != "" && e.CreatedAt != "" && m.CreatedAt != e.CreatedAt {
-		return false // another incarnation
+	switch incarnation(e.CreatedAt, m.CreatedAt) {
+	case 1:
+		return false // a later incarnation: re-created
+	case -1:
+		return true // the one deleted before the served one was created
 	}
 	if m.Gone {
 		return e.Revision <= m.Revision
 	}
 	return e.Revision < m.Revision
+}
+
+// incarnation orders two sys.createdAt values: 1 when a is the later
+// incarnation, -1 when the earlier, 0 when they are one incarnation or
+// either is unknown.
+func incarnation(a, b string) int {
+	if a == "" || b == "" || a == b {
+		return 0
+	}
+	ta, errA := time.Parse(time.RFC3339Nano, a)
+	tb, errB := time.Parse(time.RFC3339Nano, b)
+	switch {
+	case errA != nil || errB != nil:
+		return 0
+	case ta.After(tb):
+		return 1
+	case ta.Before(tb):
+		return -1
+	}
+	return 0
 }
 
 // marks is the ledger of a part about to be installed (built, not yet

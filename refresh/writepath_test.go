@@ -132,10 +132,10 @@ func TestRemovalIsRememberedForTheBoundOnly(t *testing.T) {
 	}
 }
 
-// TestOvertakenEventIsSuperseded: publish then unpublish, and unpublish
-// then republish. The first event of each pair is done, superseded by the
-// second, as soon as the second is served: no polling to the bound, no
-// false "failed".
+// TestOvertakenEventIsSuperseded: a publish overtaken by an unpublish is
+// done, superseded, as soon as the unpublish is served: no polling to the
+// bound, no false "failed". An unpublish while the CDN still serves the
+// entry is done at once, and a republish after it is served.
 func TestOvertakenEventIsSuperseded(t *testing.T) {
 	f := newEngine(t, refresh.EngineOptions{}, post("p", 1, "One"), post("q", 1, "Other"))
 
@@ -162,29 +162,18 @@ func TestOvertakenEventIsSuperseded(t *testing.T) {
 		t.Fatalf("unpublish: %+v", r)
 	}
 
-	// Unpublish of q while the CDN still serves it, then a republish.
+	// Unpublish of q while the CDN still serves it: the webhook said which
+	// revision went, so the lagging answer is stale and q goes at once;
+	// then a republish brings it back.
 	unq := f.unpublish("q", 1)
-	f.awaitWait()
+	if r := f.finalOf(unq.ID); r.Outcome != refresh.Done || f.post("q") != "" {
+		t.Fatalf("unpublish while the CDN lags: %+v, serving %s", r, f.post("q"))
+	}
 	if err := f.api.Put(post("q", 2, "Back")); err != nil {
 		t.Fatal(err)
 	}
-	rep := f.publish("q", 2, cache.Blog)
-	got = map[string]refresh.Record{}
-	for len(got) < 2 {
-		select {
-		case r := <-f.finals:
-			got[r.ID] = r
-		case <-f.clock.waits:
-			f.clock.Advance(2 * time.Second)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("finished: %v", got)
-		}
-	}
-	if r := got[unq.ID]; r.Outcome != refresh.Done || r.SupersededBy == "" {
-		t.Fatalf("unpublish overtaken by a republish: %+v", r)
-	}
-	if r := got[rep.ID]; r.Outcome != refresh.Done {
-		t.Fatalf("republish: %+v", r)
+	if r := f.finalOf(f.publish("q", 2, cache.Blog).ID); r.Outcome != refresh.Done || !strings.Contains(f.post("q"), `"title":"Back"`) {
+		t.Fatalf("republish: %+v, serving %s", r, f.post("q"))
 	}
 }
 
@@ -222,5 +211,98 @@ func TestChangeReachesACollectionThatIsComingToLinkIt(t *testing.T) {
 	cv := string(f.store.Load().CV.Root.Body())
 	if !strings.Contains(cv, `"title":"Two"`) {
 		t.Fatalf("/cv does not serve the republished post: %s", cv)
+	}
+}
+
+// TestEarlierIncarnationIsStale: after a re-created post is served, a
+// lagging edge still serving the deleted incarnation (an earlier createdAt,
+// whatever its revision) does not bring it back.
+func TestEarlierIncarnationIsStale(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("p", 3, "Old incarnation"))
+	if err := f.api.Put(postCreated("p", 1, "Re-created", "2026-06-01T00:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("p", 1, cache.Blog).ID); r.Outcome != refresh.Done || !strings.Contains(f.post("p"), `"title":"Re-created"`) {
+		t.Fatalf("re-created: %+v", r)
+	}
+	if err := f.api.Put(post("p", 3, "Old incarnation")); err != nil { // a lagging edge
+		t.Fatal(err)
+	}
+	q := refresh.NewMemoryQueue(10)
+	ev, _ := f.engine.RefreshAll(context.Background(), q, "safety-refresh")
+	f.events <- <-q.Events()
+	if r := f.final(); r.ID != ev.ID {
+		t.Fatalf("final %+v", r)
+	}
+	if !strings.Contains(f.post("p"), `"title":"Re-created"`) {
+		t.Fatalf("the deleted incarnation came back: %s", f.post("p"))
+	}
+}
+
+// TestRemovalWebhookInformsTheRule: the CV served a post at revision 1;
+// the post is published at 2 and unpublished, and the CV never saw
+// revision 2. A lagging edge that still holds revision 2 must not bring
+// it back: the unpublish webhook said it went at revision 2.
+func TestRemovalWebhookInformsTheRule(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("p", 1, "One"))
+	if err := f.api.Put(profileLinking("Ada", 2, "p")); err != nil {
+		t.Fatal(err)
+	}
+	prof := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
+		Entity: contentful.EntryRef("me"), ContentType: "profile", Revision: 2, ReceivedAt: f.clock.Now()}
+	f.events <- prof
+	if r := f.finalOf(prof.ID); r.Outcome != refresh.Done {
+		t.Fatalf("profile: %+v", r)
+	}
+	f.api.Delete("p")
+	unpub := f.unpublish("p", 2)
+	if r := f.finalOf(unpub.ID); r.Outcome != refresh.Done {
+		t.Fatalf("unpublish: %+v", r)
+	}
+	if err := f.api.Put(post("p", 2, "Two")); err != nil { // a lagging edge: published, not yet unpublished
+		t.Fatal(err)
+	}
+	q := refresh.NewMemoryQueue(10)
+	ev, _ := f.engine.RefreshAll(context.Background(), q, "safety-refresh")
+	f.events <- <-q.Events()
+	if r := f.final(); r.ID != ev.ID {
+		t.Fatalf("final %+v", r)
+	}
+	if cv := string(f.store.Load().CV.Root.Body()); strings.Contains(cv, `"revision":2,"fields":{"slug":"p"`) {
+		t.Fatalf("a lagging edge brought back a post the webhook said was removed: %s", cv)
+	}
+}
+
+// TestAdoptKeepsWhatThisReplicaServedNewer: a follower that served a post
+// at revision 2 (it processed the event itself while Redis was away) gets
+// the leader's part with revision 1 (a new leader that read a lagging
+// edge): it keeps revision 2 and takes the rest. A forced part is taken as
+// it is.
+func TestAdoptKeepsWhatThisReplicaServedNewer(t *testing.T) {
+	leader := newEngine(t, refresh.EngineOptions{}, post("p", 1, "One"), post("q", 1, "Q"))
+	if err := leader.api.Put(post("q", 2, "Q two")); err != nil {
+		t.Fatal(err)
+	}
+	if r := leader.finalOf(leader.publish("q", 2, cache.Blog).ID); r.Outcome != refresh.Done {
+		t.Fatalf("leader: %+v", r)
+	}
+	leaders := leader.store.Load().Blog
+
+	follower := newEngine(t, refresh.EngineOptions{}, post("p", 2, "Two"), post("q", 1, "Q"))
+	loader := refresh.NewLoader(nil, follower.store, cols, nil)
+	refresh.NewEngine(loader, refresh.EngineOptions{Clock: follower.clock}, nil) // the follower's clock and bound
+	if err := loader.Adopt(context.Background(), leaders); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(follower.post("p"), `"title":"Two"`) || !strings.Contains(follower.post("q"), `"title":"Q two"`) {
+		t.Fatalf("adopted: p %s, q %s", follower.post("p"), follower.post("q"))
+	}
+	forced := *leaders
+	forced.Forced = true
+	if err := loader.Adopt(context.Background(), &forced); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(follower.post("p"), `"title":"One"`) {
+		t.Fatalf("a forced part must be installed as it is: %s", follower.post("p"))
 	}
 }
