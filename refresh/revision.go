@@ -21,11 +21,13 @@ import (
 //     revision, within the same bound. Contentful's CDN lags a publish by seconds to minutes
 //     (CONTENTFUL.md); once the lag bound has passed, what the Delivery API
 //     answers is the truth.
+//
 //   - An entity that was served and then went away (unpublished, archived,
 //     deleted, or no longer linked) is remembered as Gone for Bound; a
 //     lagging answer that brings it back at the revision it had, or lower, is
 //     stale and the entity stays away. Republished, it has a higher revision;
 //     re-created, another createdAt: either is fresh.
+//
 //   - A stale entity never holds the rest of its collection back: the fresh
 //     entities are installed beside the served version of the stale one, and
 //     the collection is fetched again until the lag bound ends the question.
