@@ -8,17 +8,13 @@
 package cache
 
 import (
-	"bytes"
-	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"math/bits"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/andybalholm/brotli"
 )
 
 // Encoding is a content coding folio serves.
@@ -54,9 +50,24 @@ type Resource struct {
 	lastModHdr   []string
 }
 
-// NewResource builds a resource from its JSON bytes, compressing them once.
-// modified is the Last-Modified instant (the latest updatedAt inside).
+// NewResource builds a resource from its JSON bytes, compressing them once
+// at the levels compressLevels gives for their size (NewResources builds
+// many on every core). modified is the Last-Modified instant (the latest
+// updatedAt inside).
 func NewResource(body []byte, modified time.Time) *Resource {
+	var gz, br []byte
+	if len(body) >= minCompressSize {
+		level, quality := levelsFor(len(body))
+		ctx := context.Background() // never ends: no error
+		gz, _ = gzipBytes(ctx, body, level)
+		br, _ = brotliBytes(ctx, body, quality)
+	}
+	return assemble(body, modified, gz, br)
+}
+
+// assemble builds a resource from its identity bytes and their gzip and
+// brotli forms (nil when not made); a form is kept only when smaller.
+func assemble(body []byte, modified time.Time, gz, br []byte) *Resource {
 	sum := sha256.Sum256(body)
 	r := &Resource{
 		hash:         hex.EncodeToString(sum[:16]),
@@ -64,13 +75,11 @@ func NewResource(body []byte, modified time.Time) *Resource {
 	}
 	r.lastModHdr = one(r.lastModified.Format(http.TimeFormat))
 	r.variants[Identity] = r.variant(body, "", "")
-	if len(body) >= minCompressSize {
-		if gz := gzipBytes(body); len(gz) < len(body) {
-			r.variants[Gzip] = r.variant(gz, "gzip", "-gz")
-		}
-		if br := brotliBytes(body); len(br) < len(body) {
-			r.variants[Brotli] = r.variant(br, "br", "-br")
-		}
+	if gz != nil && len(gz) < len(body) {
+		r.variants[Gzip] = r.variant(gz, "gzip", "-gz")
+	}
+	if br != nil && len(br) < len(body) {
+		r.variants[Brotli] = r.variant(br, "br", "-br")
 	}
 	return r
 }
@@ -170,43 +179,6 @@ func (r *Resource) NotModifiedSince(ims string) bool {
 	}
 	t, err := http.ParseTime(ims)
 	return err == nil && !r.lastModified.After(t)
-}
-
-func gzipBytes(b []byte) []byte {
-	level := gzip.BestCompression
-	if len(b) > 1<<20 {
-		level = gzip.DefaultCompression // a large list: 3x faster for 2% more bytes
-	}
-	var buf bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&buf, level) // the level is valid
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
-}
-
-// brotliBytes compresses a document. The window fits the document (the
-// default 4 MiB window costs tens of MB of tables even for a 2 KB post), and
-// quality falls with size so a large list never holds up a refresh: quality
-// 11 runs at a few MB/s in pure Go, quality 5 at tens of MB/s.
-func brotliBytes(b []byte) []byte {
-	q := 11
-	switch {
-	case len(b) > 1<<20:
-		q = 4
-	case len(b) > 128<<10:
-		q = 6
-	}
-	var buf bytes.Buffer
-	w := brotli.NewWriterOptions(&buf, brotli.WriterOptions{Quality: q, LGWin: window(len(b))})
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
-}
-
-// window is the smallest brotli window (log2) that holds n bytes, within the
-// format's 10..24.
-func window(n int) int {
-	return min(max(bits.Len(uint(n)), 10), 24)
 }
 
 // withModTime returns a copy of r with another Last-Modified; the bytes and
