@@ -74,11 +74,12 @@ func (r *redisDurability) Preload(ctx context.Context, wg *sync.WaitGroup, insta
 
 // Start contends for the lease and, while leading, feeds the stream to the
 // engine. A new leader (or one that finds Redis lost its data) catches up
-// on whatever happened meanwhile: one fetch per collection.
+// on whatever happened meanwhile: a full refresh at once and another once
+// the CDN lag bound has passed (Engine.CatchUp).
 func (r *redisDurability) Start(ctx context.Context, wg *sync.WaitGroup, engine *refresh.Engine) {
 	wg.Go(func() {
 		r.queue.Run(ctx, func() {
-			if _, err := engine.RefreshAll(ctx, r.mem.local, "leader-catch-up"); err != nil {
+			if err := engine.CatchUp(ctx, r.mem.local, "leader-catch-up"); err != nil {
 				r.log.Warn("catch-up refresh not queued", "error", err)
 			}
 		})

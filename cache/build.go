@@ -163,6 +163,7 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 			p.Refs[ref] = rev
 		}
 	}
+	p.Entities = reachable(c.Entities, p.Refs)
 	return p, skipped, nil
 }
 
@@ -273,6 +274,7 @@ func BuildCV(ctx context.Context, types []string, c *contentful.Collection, prev
 	}
 	p := newPart(CV, resource(was, body, modified, prev == nil), c)
 	p.Refs = g.Refs
+	p.Entities = reachable(c.Entities, p.Refs)
 	p.Items = make([]Item, len(c.Items))
 	for i, id := range c.Items {
 		p.Items[i] = Item{ID: id}
@@ -309,6 +311,19 @@ func changes(prev *Part, c *contentful.Collection) map[contentful.Ref]bool {
 	for ref := range prev.Entities {
 		if _, ok := c.Entities[ref]; !ok {
 			out[ref] = true
+		}
+	}
+	return out
+}
+
+// reachable keeps the entities a part's renders reached: what a later
+// build may render again. The rest (includes nothing links any more, other
+// collections' entries that came along) would only take memory.
+func reachable(ents map[contentful.Ref]contentful.Entity, refs map[contentful.Ref]int) map[contentful.Ref]contentful.Entity {
+	out := make(map[contentful.Ref]contentful.Entity, len(refs))
+	for ref := range refs {
+		if e, ok := ents[ref]; ok {
+			out[ref] = e
 		}
 	}
 	return out

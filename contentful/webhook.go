@@ -67,6 +67,11 @@ type Change struct {
 	// API shows. Management counters (version, publishedVersion) count edits
 	// and are deliberately not read.
 	Revision int
+	// DeletedAt is sys.deletedAt of a removal's Deleted* payload, "" when
+	// absent. (A Deleted* record's own sys.createdAt is when it was made,
+	// the deletion, not the entity's: see the sync fixture in
+	// shared/fixtures/contentful, so it is not read.)
+	DeletedAt string
 }
 
 // ErrPayload marks a webhook body that is not a Contentful entity of the
@@ -78,6 +83,7 @@ type webhookSys struct {
 	Type        string   `json:"type"`
 	ID          string   `json:"id"`
 	Revision    int      `json:"revision"`
+	DeletedAt   string   `json:"deletedAt"`
 	ContentType *sysLink `json:"contentType"`
 	Environment *sysLink `json:"environment"`
 	Space       *sysLink `json:"space"`
@@ -122,6 +128,7 @@ func ParseChange(t Topic, body []byte) (Change, error) {
 	return Change{
 		Kind: kind, ID: p.Sys.ID, ContentType: p.Sys.ContentType.id(),
 		Environment: p.Sys.Environment.id(), Space: p.Sys.Space.id(), Revision: p.Sys.Revision,
+		DeletedAt: p.Sys.DeletedAt,
 	}, nil
 }
 

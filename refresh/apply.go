@@ -37,8 +37,10 @@ type Applied struct {
 	Installed bool
 	// Stale lists the entities the Delivery API returned older than served
 	// (a lagging CDN edge): their served versions were kept, and the
-	// collection must be fetched again.
-	Stale []contentful.Ref
+	// collection must be fetched again, at the latest at Settled, when the
+	// lag bound of every one of them has passed.
+	Stale   []contentful.Ref
+	Settled time.Time
 	// Stored reports whether the part was also saved (always true without a
 	// PartSaver); the part is served either way.
 	Stored bool
@@ -62,6 +64,7 @@ func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *conte
 	defer lock.Unlock()
 	now := l.clock.Now()
 	a := Applied{Stored: true}
+	var why []string
 	snap, err := l.store.Update(func(cur *cache.Snapshot) (*cache.Part, error) {
 		served := l.rule.informed(cur.Part(col), removals)
 		if mode == IfEmpty && served != nil {
@@ -72,7 +75,7 @@ func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *conte
 			j := l.rule.judge(served, fetched, now)
 			if len(j.stale) > 0 {
 				c = j.apply(fetched)
-				a.Stale = j.stale
+				a.Stale, a.Settled, why = j.stale, j.settled, j.why
 			}
 		}
 		p, err := l.build(ctx, col, c, served)
@@ -91,7 +94,7 @@ func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *conte
 	p := snap.Part(col)
 	if len(a.Stale) > 0 {
 		l.log.Warn("the Delivery API served older versions of some entities; keeping the served ones and fetching again",
-			"collection", string(col), "stale", a.Stale)
+			"collection", string(col), "stale", why)
 	}
 	if l.saver != nil {
 		if err := l.saver.SavePart(ctx, p); err != nil {

@@ -325,7 +325,7 @@ func (w *worker) take(now time.Time) ([]*task, bool) {
 	batch := w.pending
 	w.pending = nil
 	recheck := !w.recheck.IsZero() && !now.Before(w.recheck)
-	if recheck || len(batch) > 0 {
+	if recheck {
 		w.recheck = time.Time{} // this fetch does it; the install says if another is needed
 	}
 	return batch, recheck
@@ -338,7 +338,18 @@ func (w *worker) requeue(t *task) {
 }
 
 func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, recheck bool) {
-	fetched, err := e.loader.fetchCollection(ctx, w.col)
+	// A batch of webhooks fetches what changed; the safety, forced and
+	// catch-up refreshes and a recheck of stale entities fetch it all.
+	whole := recheck || len(batch) == 0
+	var changed []contentful.Ref
+	for _, t := range batch {
+		if t.ev.Full || t.ev.Entity == "" {
+			whole = true
+		} else if !slices.Contains(changed, t.ev.Entity) {
+			changed = append(changed, t.ev.Entity)
+		}
+	}
+	fetched, err := e.loader.fetchFor(ctx, w.col, changed, whole)
 	// The fetch is over: an event from here on is not part of a burst that
 	// arrived while the Delivery API was being read.
 	w.mu.Lock()
@@ -353,7 +364,7 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, r
 				mode = Force
 			}
 			if t.ev.Action.Removes() && t.ev.Revision > 0 && t.ev.Revision >= removals[t.ev.Entity].Revision {
-				removals[t.ev.Entity] = Removal{Revision: t.ev.Revision, At: t.ev.ReceivedAt}
+				removals[t.ev.Entity] = Removal{Revision: t.ev.Revision, DeletedAt: t.ev.DeletedAt, At: t.ev.ReceivedAt}
 			}
 		}
 		applied, err = e.loader.apply(ctx, w.col, fetched, mode, removals)
@@ -388,9 +399,13 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, r
 	w.mu.Lock()
 	if len(applied.Stale) > 0 {
 		w.rechecks++
-		w.recheck = now.Add(e.backoff(w.rechecks))
+		// Poll with backoff, but no later than the moment the lag bound
+		// settles every stale entity.
+		w.recheck = earliest(now.Add(e.backoff(w.rechecks)), applied.Settled.Add(settleMargin))
+		e.log.Info("collection kept stale entities' served versions; fetching it again", "collection", string(w.col),
+			"at", w.recheck.UTC().Format(time.RFC3339Nano), "recheck", w.rechecks)
 	} else {
-		w.rechecks = 0
+		w.rechecks, w.recheck = 0, time.Time{} // nothing stale is left to settle
 	}
 	w.mu.Unlock()
 	served := applied.Snapshot.Part(w.col)
@@ -437,17 +452,36 @@ func (e *Engine) reflected(t *task, col cache.Collection, served *cache.Part) (o
 	if shows(t.ev, col, served, e.loader.cols) {
 		return true, ""
 	}
-	if t.ev.Action.Removes() && t.ev.Revision > 0 {
-		if rev := served.Refs[t.ev.Entity]; rev > t.ev.Revision {
+	if t.ev.Action.Removes() {
+		if rev := served.Refs[t.ev.Entity]; t.ev.Revision > 0 && rev > t.ev.Revision {
 			return true, fmt.Sprintf("revision %d", rev)
+		}
+		if m := served.Marks[t.ev.Entity]; !m.Gone && incarnation(m.CreatedAt, t.ev.DeletedAt) == 1 {
+			return true, "re-created at " + m.CreatedAt // what was deleted is gone; this is another entry
 		}
 	}
 	for _, later := range e.later(t) {
-		if shows(later, col, served, e.loader.cols) {
+		if overtakes(later, t.ev) && shows(later, col, served, e.loader.cols) {
 			return true, later.ID
 		}
 	}
 	return false, ""
+}
+
+// overtakes reports whether a later event's change, once served, makes an
+// earlier one's moot: a removal at or after a publish's revision (or of
+// unknown revision), or a publish at another revision than a removal's (a
+// higher one republishes, a lower one re-creates the entry). A webhook
+// that came later but names an earlier revision (Contentful does not
+// promise order) overtakes nothing.
+func overtakes(later, ev Event) bool {
+	switch {
+	case later.Action.Removes() && !ev.Action.Removes():
+		return later.Revision == 0 || later.Revision >= ev.Revision
+	case !later.Action.Removes() && ev.Action.Removes():
+		return ev.Revision == 0 || later.Revision != ev.Revision
+	}
+	return false // same kind: the later one's being served shows the earlier's only if its own check does
 }
 
 // shows reports whether part shows the event's own change: a publish at
@@ -598,6 +632,16 @@ func (e *Engine) backoff(n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// settleMargin follows the end of a lag bound with the fetch that settles it.
+const settleMargin = 10 * time.Millisecond
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
 func latest(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b
@@ -635,6 +679,26 @@ func (e *Engine) RefreshAll(ctx context.Context, q Enqueuer, reason string) (Eve
 	ev := Event{ID: NewEventID(), Topic: reason, Entity: "", Full: true,
 		Collections: []cache.Collection{cache.Blog, cache.CV}, ReceivedAt: e.opts.Clock.Now().UTC()}
 	return ev, q.Enqueue(ctx, ev)
+}
+
+// CatchUp queues a full refresh now and another once the lag bound has
+// passed (unless ctx ends first): for a process that may have missed
+// events (a new leader, or one whose Redis lost its data), the first can
+// read a CDN that still lags behind them, and no webhook will ask again.
+func (e *Engine) CatchUp(ctx context.Context, q Enqueuer, reason string) error {
+	if _, err := e.RefreshAll(ctx, q, reason); err != nil {
+		return err
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-e.opts.Clock.After(e.opts.WaitBound + settleMargin):
+			if _, err := e.RefreshAll(ctx, q, reason+"-after-lag"); err != nil && ctx.Err() == nil {
+				e.log.Warn("catch-up refresh not queued", "error", err)
+			}
+		}
+	}()
+	return nil
 }
 
 // ForceRefresh is an operator's full refresh: what the Delivery API returns

@@ -78,16 +78,36 @@ type gate struct {
 }
 
 func (g *gate) Fetch(ctx context.Context, q contentful.Query) (*contentful.Collection, error) {
+	g.wait()
+	return g.inner.Fetch(ctx, q)
+}
+
+func (g *gate) wait() {
 	if g.entered != nil {
 		g.entered <- struct{}{}
 		<-g.release
 	}
-	return g.inner.Fetch(ctx, q)
+}
+
+// The delta queries: an incremental refresh starts with the index, which
+// the gate holds like a whole fetch.
+func (g *gate) Index(ctx context.Context, q contentful.Query, stats *contentful.Collection) ([]contentful.IndexEntry, error) {
+	g.wait()
+	return g.inner.(refresh.DeltaFetcher).Index(ctx, q, stats)
+}
+
+func (g *gate) Entries(ctx context.Context, ids []string, into *contentful.Collection) error {
+	return g.inner.(refresh.DeltaFetcher).Entries(ctx, ids, into)
+}
+
+func (g *gate) LinksTo(ctx context.Context, ref contentful.Ref, into *contentful.Collection) error {
+	return g.inner.(refresh.DeltaFetcher).LinksTo(ctx, ref, into)
 }
 
 type engineFixture struct {
 	t      *testing.T
 	api    *localapi.Server
+	srvURL string
 	store  *cache.Store
 	clock  *fakeClock
 	engine *refresh.Engine
@@ -109,7 +129,7 @@ func newEngine(t *testing.T, opts refresh.EngineOptions, posts ...json.RawMessag
 	if err := api.Put(append(posts, profile("Ada"))...); err != nil {
 		t.Fatal(err)
 	}
-	f := &engineFixture{t: t, api: api, store: &cache.Store{}, clock: newFakeClock(),
+	f := &engineFixture{t: t, api: api, srvURL: srv.URL, store: &cache.Store{}, clock: newFakeClock(),
 		finals: make(chan refresh.Record, 1000), events: make(chan refresh.Event, 1000)}
 	f.gate = &gate{inner: client}
 	loader := refresh.NewLoader(f.gate, f.store, cols, nil)

@@ -16,12 +16,14 @@ import (
 // collections it affects (the processing engine adds the ones its own,
 // possibly newer, content links; a follower passes on an event with none).
 type Event struct {
-	ID          string             `json:"id"`
-	Topic       string             `json:"topic"`
-	Action      contentful.Action  `json:"action"`
-	Entity      contentful.Ref     `json:"entity"`
-	ContentType string             `json:"contentType,omitempty"`
-	Revision    int                `json:"revision"`
+	ID          string            `json:"id"`
+	Topic       string            `json:"topic"`
+	Action      contentful.Action `json:"action"`
+	Entity      contentful.Ref    `json:"entity"`
+	ContentType string            `json:"contentType,omitempty"`
+	Revision    int               `json:"revision"`
+	// DeletedAt is a removal's sys.deletedAt, when the payload had it.
+	DeletedAt   string             `json:"deletedAt,omitempty"`
 	Collections []cache.Collection `json:"collections"`
 	ReceivedAt  time.Time          `json:"receivedAt"`
 	// Full marks a refresh of everything asked by an operator or the safety

@@ -132,11 +132,15 @@ func (l *Loader) refresh(ctx context.Context, col cache.Collection, mode Mode) (
 }
 
 func (l *Loader) fetchCollection(ctx context.Context, col cache.Collection) (*contentful.Collection, error) {
-	q := contentful.Query{ContentTypes: []string{l.cols.BlogType}, Order: l.cols.BlogOrder}
+	return l.fetch.Fetch(ctx, l.query(col))
+}
+
+// query is a collection's Delivery API query.
+func (l *Loader) query(col cache.Collection) contentful.Query {
 	if col == cache.CV {
-		q = contentful.Query{ContentTypes: l.cols.CVTypes, Order: l.cols.CVOrder}
+		return contentful.Query{ContentTypes: l.cols.CVTypes, Order: l.cols.CVOrder}
 	}
-	return l.fetch.Fetch(ctx, q)
+	return contentful.Query{ContentTypes: []string{l.cols.BlogType}, Order: l.cols.BlogOrder}
 }
 
 // RefreshAll refreshes every collection; it returns the first error after

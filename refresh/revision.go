@@ -1,6 +1,7 @@
 package refresh
 
 import (
+	"fmt"
 	"maps"
 	"time"
 
@@ -22,18 +23,17 @@ import (
 //     (CONTENTFUL.md); once the lag bound has passed, what the Delivery API
 //     answers is the truth.
 //
-//   - An entity that was served and then went away (unpublished, archived,
-//     deleted, or no longer linked) is remembered as Gone for Bound; a
-//     lagging answer that brings it back at the revision it had, or lower, is
+//   - An entity a removal webhook said went (unpublished, archived,
+//     deleted), at the revision it had, is remembered as Gone for Bound; a
+//     lagging answer that brings it back at that revision, or lower, is
 //     stale and the entity stays away. Republished, it has a higher revision;
-//     re-created, another createdAt: either is fresh.
+//     re-created, a later createdAt: either is fresh. An entity merely
+//     missing from an answer is not Gone: a lagging edge may lack an entity
+//     as well as hold an old one.
 //
 //   - A stale entity never holds the rest of its collection back: the fresh
 //     entities are installed beside the served version of the stale one, and
 //     the collection is fetched again until the lag bound ends the question.
-//
-//   - A removal webhook says at which revision its entity went: a lagging
-//     answer that still holds it at that revision or lower is stale too.
 //
 // A Redis follower installs what the leader stored, through the same rule
 // (Loader.Adopt): only an entity it served newer itself, within the bound,
@@ -44,18 +44,22 @@ type Rule struct {
 	Bound time.Duration
 }
 
-// Removal is what a removal webhook said: the revision its entity had, and
-// when the webhook came.
+// Removal is what a removal webhook said: the revision its entity had,
+// when it was deleted (sys.deletedAt, "" when unknown), and when the
+// webhook came.
 type Removal struct {
-	Revision int
-	At       time.Time
+	Revision  int
+	DeletedAt string
+	At        time.Time
 }
 
 // informed returns served with what removal webhooks said folded into its
 // ledger (served itself when there is nothing to add): an entity it serves
 // or served, said removed at a revision at least the one it has, is Gone at
-// that revision from the webhook's time, same incarnation. An entity the
-// part never held is not added: there is nothing of it to protect.
+// that revision from the webhook's time, same incarnation, unless it was
+// created after the deletion (a webhook about the incarnation before it,
+// come late). An entity the part never held is not added: there is
+// nothing of it to protect.
 func (r Rule) informed(served *cache.Part, removals map[contentful.Ref]Removal) *cache.Part {
 	if served == nil || len(removals) == 0 {
 		return served
@@ -65,6 +69,9 @@ func (r Rule) informed(served *cache.Part, removals map[contentful.Ref]Removal) 
 		m, ok := served.Marks[ref]
 		if !ok || rm.Revision < m.Revision || m.Gone && rm.Revision == m.Revision {
 			continue
+		}
+		if incarnation(m.CreatedAt, rm.DeletedAt) == 1 {
+			continue // the served one was created after that deletion: a re-creation, not what went
 		}
 		if marks == nil {
 			marks = maps.Clone(served.Marks)
@@ -85,6 +92,10 @@ type judgement struct {
 	keep  map[contentful.Ref]contentful.Entity
 	drop  map[contentful.Ref]bool
 	stale []contentful.Ref
+	why   []string // per stale entity, for the log
+	// settled is when the last stale entity's bound ends: a fetch then
+	// settles every question this one left open.
+	settled time.Time
 }
 
 // judge compares a fetch with the served part, entity by entity.
@@ -112,6 +123,9 @@ func (r Rule) judge(served *cache.Part, fetched *contentful.Collection, now time
 			continue // nothing to keep it with (a part stored before the ledger): the fetch wins
 		}
 		j.stale = append(j.stale, ref)
+		j.settled = latest(j.settled, m.Since.Add(r.Bound))
+		j.why = append(j.why, fmt.Sprintf("%s: fetched revision %d created %s; served %d created %s since %s gone=%t",
+			ref, e.Revision, e.CreatedAt, m.Revision, m.CreatedAt, m.Since.Format(time.RFC3339Nano), m.Gone))
 	}
 	return j
 }
@@ -198,14 +212,12 @@ func (r Rule) marks(served *cache.Part, c *cache.Part, now time.Time, force bool
 		}
 		out[ref] = cache.Mark{Revision: rev, CreatedAt: created, Since: now}
 	}
+	// A Gone mark comes from a removal webhook (informed), never from an
+	// entity merely missing from an answer: a lagging edge may lack an
+	// entity as well as hold an old one, and the next answer that shows it
+	// must not be taken for the lagging one.
 	for ref, m := range before {
-		if _, ok := out[ref]; ok {
-			continue
-		}
-		switch {
-		case !m.Gone:
-			out[ref] = cache.Mark{Revision: m.Revision, CreatedAt: m.CreatedAt, Since: now, Gone: true}
-		case now.Sub(m.Since) < r.Bound:
+		if _, ok := out[ref]; !ok && m.Gone && now.Sub(m.Since) < r.Bound {
 			out[ref] = m
 		}
 	}

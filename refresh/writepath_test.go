@@ -306,3 +306,42 @@ func TestAdoptKeepsWhatThisReplicaServedNewer(t *testing.T) {
 		t.Fatalf("a forced part must be installed as it is: %s", follower.post("p"))
 	}
 }
+
+// TestReorderedPublishesDoNotSupersede: the webhook for revision 4 comes
+// before the one for revision 3 (Contentful does not promise order). The
+// later webhook's revision 3 being served does not settle revision 4: it
+// waits until 4 is served.
+func TestReorderedPublishesDoNotSupersede(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, post("p", 3, "Three"))
+	r4 := f.publish("p", 4, cache.Blog)
+	r3 := f.publish("p", 3, cache.Blog)
+	if r := f.finalOf(r3.ID); r.Outcome != refresh.Done {
+		t.Fatalf("revision 3: %+v", r)
+	}
+	if r, _ := f.engine.Log().Get(r4.ID); r.Outcome.Final() {
+		t.Fatalf("revision 4 settled by revision 3: %+v", r)
+	}
+	if err := f.api.Put(post("p", 4, "Four")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(r4.ID); r.Outcome != refresh.Done || r.SupersededBy != "" || !strings.Contains(f.post("p"), `"title":"Four"`) {
+		t.Fatalf("revision 4: %+v, serving %s", r, f.post("p"))
+	}
+}
+
+// TestLateDeleteOfThePreviousIncarnation: an entry deleted and re-created;
+// the delete webhook of the old incarnation comes after the re-created one
+// is served (Contentful does not promise order). Its sys.deletedAt is
+// before the served entry's createdAt, so it is not about it: the
+// re-created entry stays.
+func TestLateDeleteOfThePreviousIncarnation(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, postCreated("p", 1, "Re-created", "2026-06-01T00:00:10Z"))
+	late := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.delete", Action: contentful.Delete,
+		Entity: contentful.EntryRef("p"), ContentType: "blogPost", Revision: 1, DeletedAt: "2026-06-01T00:00:05Z",
+		Collections: []cache.Collection{cache.Blog}, ReceivedAt: f.clock.Now()}
+	f.events <- late
+	f.final()
+	if !strings.Contains(f.post("p"), `"title":"Re-created"`) {
+		t.Fatalf("a late delete of the previous incarnation took the re-created entry down: %q", f.post("p"))
+	}
+}
