@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 	changed := changes(prev, c)
 	was := prev.index()
 	items := make([]Item, 0, len(c.Items))
-	fresh := map[string]input{} // entry id → its post's fresh bytes
+	fresh := map[string]rendered{} // entry id → its post's fresh bytes
 	render := func(id string) (Item, error) {
 		g := r.Begin()
 		e, err := g.Full(id)
@@ -99,7 +100,7 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 			it.Refs[ref] = rev
 		}
 		it.Slug, _ = e.Fields[o.SlugField].(string)
-		fresh[id] = input{body: body, modified: e.Modified()}
+		fresh[id] = rendered{body: body, modified: e.Modified()}
 		return it, nil
 	}
 	for _, id := range c.Items {
@@ -117,7 +118,10 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 		items = append(items, it)
 	}
 	// Slugs: the first post in order holds one; the others are listed only.
+	// Fresh bytes are encoded below, all at once.
 	posts := make(map[string]*Resource, len(items))
+	var inputs []ResourceInput
+	var encode []string // the slug of each post input
 	for i := range items {
 		it := &items[i]
 		switch {
@@ -125,7 +129,7 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 			skipped = append(skipped, it.ID+": no "+o.SlugField)
 			it.Post = false
 			continue
-		case posts[it.Slug] != nil:
+		case posts[it.Slug] != nil || slices.Contains(encode, it.Slug):
 			skipped = append(skipped, it.ID+": duplicate "+o.SlugField+" "+it.Slug)
 			it.Post = false
 			continue
@@ -141,20 +145,29 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 			*it, in = again, fresh[it.ID]
 			ok = true
 		}
-		if ok {
-			posts[it.Slug] = resource(prev.post(it.Slug), in.body, in.modified, prev == nil)
-		} else {
-			posts[it.Slug] = prev.post(it.Slug)
-		}
 		it.Post = true
+		if !ok {
+			posts[it.Slug] = prev.post(it.Slug)
+			continue
+		}
+		inputs = append(inputs, input(prev.post(it.Slug), in.body, in.modified, prev == nil))
+		encode = append(encode, it.Slug)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	pages, err := buildPages(ctx, r, items, prev, o)
+	pageInputs, err := buildPages(r, items, prev, o)
 	if err != nil {
 		return nil, nil, err
 	}
+	built, err := NewResources(ctx, append(inputs, pageInputs...))
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, slug := range encode {
+		posts[slug] = built[i]
+	}
+	pages := built[len(encode):]
 	p = newPart(Blog, pages[0], c)
 	p.Pages, p.Posts, p.Items, p.key = pages, posts, items, key
 	p.Refs = map[contentful.Ref]int{}
@@ -167,16 +180,17 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 	return p, skipped, nil
 }
 
-// input is one post's fresh bytes.
-type input struct {
+// rendered is one post's fresh bytes.
+type rendered struct {
 	body     []byte
 	modified time.Time
 }
 
-// buildPages builds the /blog pages: the summaries in pages of PageSize,
-// each {"total","page","pageSize","pages","items"}, or with FullList one
-// document of every post in full, rendered as one response.
-func buildPages(ctx context.Context, r *contentful.Renderer, items []Item, prev *Part, o BlogOptions) ([]*Resource, error) {
+// buildPages lays out the /blog pages, to be encoded: the summaries in
+// pages of PageSize, each {"total","page","pageSize","pages","items"}, or
+// with FullList one document of every post in full, rendered as one
+// response.
+func buildPages(r *contentful.Renderer, items []Item, prev *Part, o BlogOptions) ([]ResourceInput, error) {
 	var was []*Resource
 	if prev != nil {
 		was = prev.Pages
@@ -201,15 +215,12 @@ func buildPages(ctx context.Context, r *contentful.Renderer, items []Item, prev 
 		if err != nil {
 			return nil, fmt.Errorf("cache: encoding the blog: %w", err)
 		}
-		return []*Resource{resource(at(was, 0), body, modified, first)}, nil
+		return []ResourceInput{input(at(was, 0), body, modified, first)}, nil
 	}
 	size := o.pageSize()
 	n := max(1, (len(items)+size-1)/size)
-	pages := make([]*Resource, n)
+	pages := make([]ResourceInput, n)
 	for i := range n {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		chunk := items[min(i*size, len(items)):min((i+1)*size, len(items))]
 		var b bytes.Buffer
 		fmt.Fprintf(&b, `{"total":%d,"page":%d,"pageSize":%d,"pages":%d,"items":[`, len(items), i+1, size, n)
@@ -222,7 +233,7 @@ func buildPages(ctx context.Context, r *contentful.Renderer, items []Item, prev 
 			modified = latest(modified, it.SummaryModified)
 		}
 		b.WriteString("]}")
-		pages[i] = resource(at(was, i), b.Bytes(), modified, first)
+		pages[i] = input(at(was, i), b.Bytes(), modified, first)
 	}
 	return pages, nil
 }
@@ -372,18 +383,24 @@ func orMissing(err error) error {
 	return err
 }
 
-// resource returns was when its bytes are body (nothing is compressed
-// again), else a new resource. Its Last-Modified is the latest updatedAt
-// inside; on a first build (no part before it in this process, first is
-// true) at least the build's time, because nothing records what an earlier
-// process gave out. The Store moves it further forward where needed
-// (validators.go).
-func resource(was *Resource, body []byte, modified time.Time, first bool) *Resource {
-	if was != nil && bytes.Equal(was.Body(), body) {
-		return was
-	}
+// input is one resource to encode: was (the resource at the same route
+// before, or nil) is kept when its bytes are body (nothing is compressed
+// again). Its Last-Modified is the latest updatedAt inside; on a first
+// build (no part before it in this process, first is true) at least the
+// build's time, because nothing records what an earlier process gave out.
+// The Store moves it further forward where needed (validators.go).
+func input(was *Resource, body []byte, modified time.Time, first bool) ResourceInput {
 	if first || modified.IsZero() {
 		modified = latest(modified, time.Now())
 	}
-	return NewResource(body, modified)
+	return ResourceInput{Body: body, Modified: modified, Was: was}
+}
+
+// resource encodes one input at once (the CV: a single document).
+func resource(was *Resource, body []byte, modified time.Time, first bool) *Resource {
+	in := input(was, body, modified, first)
+	if in.Was != nil && bytes.Equal(in.Was.Body(), body) {
+		return in.Was
+	}
+	return NewResource(body, in.Modified)
 }
