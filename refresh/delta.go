@@ -91,6 +91,21 @@ func (l *Loader) fetchDelta(ctx context.Context, served *cache.Part, changed []c
 			}
 		}
 	}
+	// The index and the entries may come from different CDN edges. A post
+	// whose revision differs between them says the index's order may not
+	// be the content's: then only a whole fetch (one answer per page) is
+	// consistent.
+	byID := make(map[string]contentful.IndexEntry, len(index))
+	for _, e := range index {
+		byID[e.ID] = e
+	}
+	for ref, e := range fresh.Entities {
+		if _, id, _ := strings.Cut(string(ref), ":"); strings.HasPrefix(string(ref), "Entry:") && listed[id] {
+			if ix := byID[id]; ix.Revision != e.Revision || ix.CreatedAt != e.CreatedAt {
+				return nil, true, errInconsistent
+			}
+		}
+	}
 	maps.Copy(c.Entities, fresh.Entities)
 	// Items the Delivery API listed but whose entry is nowhere (unpublished
 	// since) leave the list.
@@ -118,6 +133,8 @@ func (l *Loader) fetchFor(ctx context.Context, col cache.Collection, changed []c
 		switch {
 		case ok && err == nil:
 			return c, nil
+		case ok && errors.Is(err, errInconsistent):
+			l.log.Info("the index and the entries came from different CDN states; fetching the whole collection", "collection", string(col))
 		case ok && errors.As(err, &apiErr) && !apiErr.Retryable():
 			l.log.Warn("incremental refresh refused; fetching the whole collection", "collection", string(col), "error", err)
 		case ok:
@@ -126,3 +143,6 @@ func (l *Loader) fetchFor(ctx context.Context, col cache.Collection, changed []c
 	}
 	return l.fetchCollection(ctx, col)
 }
+
+// errInconsistent says an incremental fetch read two CDN states.
+var errInconsistent = errors.New("refresh: the index and the entries disagree")
