@@ -38,7 +38,7 @@ bench:
 SOAK ?= 10m
 .PHONY: soak
 soak: test-deps
-	$(GO) test -tags oracle -race=false -count=1 -timeout 0 -run '^TestOracle$$' -v ./e2e -oracle.duration=$(SOAK)
+	$(GO) test -count=1 -timeout 0 -run '^TestOracle$$' -v ./e2e -oracle.duration=$(SOAK)
 
 ## bench-scale: folio on real-sized content (bench/scale): 100, 1,000 and 10,000 posts of 10 KB, memory-only and with Redis, one table
 ## (SCALE_SIZES=100,1000 SCALE_MODES=memory SCALE_TIMEOUT=5m SCALE_CHANGES=30 SCALE_BODY=10240 SCALE_LINKS=none SCALE_MAX_RSS_MB=6144 FOLIO_BINARY=path)

@@ -60,8 +60,10 @@ type Mark struct {
 	CreatedAt string // sys.createdAt: the incarnation
 	// Since is when this revision (or the removal) was first served.
 	Since time.Time
-	// Gone marks an entity the part served before and no longer serves.
-	Gone bool
+	// Gone marks an entity a removal webhook said went, at Revision; its
+	// sys.deletedAt, when known, tells a later re-creation from it.
+	Gone      bool
+	DeletedAt string
 }
 
 // Bytes is the identity size of everything the part serves.

@@ -72,6 +72,9 @@ type Change struct {
 	// the deletion, not the entity's: see the sync fixture in
 	// shared/fixtures/contentful, so it is not read.)
 	DeletedAt string
+	// CreatedAt is the entity's sys.createdAt on a publish (the
+	// incarnation); "" on a removal, whose Deleted* record has its own.
+	CreatedAt string
 }
 
 // ErrPayload marks a webhook body that is not a Contentful entity of the
@@ -84,6 +87,7 @@ type webhookSys struct {
 	ID          string   `json:"id"`
 	Revision    int      `json:"revision"`
 	DeletedAt   string   `json:"deletedAt"`
+	CreatedAt   string   `json:"createdAt"`
 	ContentType *sysLink `json:"contentType"`
 	Environment *sysLink `json:"environment"`
 	Space       *sysLink `json:"space"`
@@ -125,8 +129,12 @@ func ParseChange(t Topic, body []byte) (Change, error) {
 	if p.Sys.Revision < 0 {
 		return Change{}, fmt.Errorf("%w: negative sys.revision", ErrPayload)
 	}
+	created := p.Sys.CreatedAt
+	if kind != p.Sys.Type {
+		created = "" // a Deleted* record's createdAt is the deletion's
+	}
 	return Change{
-		Kind: kind, ID: p.Sys.ID, ContentType: p.Sys.ContentType.id(),
+		Kind: kind, ID: p.Sys.ID, ContentType: p.Sys.ContentType.id(), CreatedAt: created,
 		Environment: p.Sys.Environment.id(), Space: p.Sys.Space.id(), Revision: p.Sys.Revision,
 		DeletedAt: p.Sys.DeletedAt,
 	}, nil

@@ -470,16 +470,20 @@ func (e *Engine) reflected(t *task, col cache.Collection, served *cache.Part) (o
 
 // overtakes reports whether a later event's change, once served, makes an
 // earlier one's moot: a removal at or after a publish's revision (or of
-// unknown revision), or a publish at another revision than a removal's (a
-// higher one republishes, a lower one re-creates the entry). A webhook
-// that came later but names an earlier revision (Contentful does not
-// promise order) overtakes nothing.
+// unknown revision), unless the publish is of an entry created after that
+// deletion; or a publish at another revision than a removal's (a higher
+// one republishes, a lower one re-creates the entry) or of an entry created
+// after it. A webhook that came later but names an earlier revision
+// (Contentful does not promise order) overtakes nothing.
 func overtakes(later, ev Event) bool {
 	switch {
 	case later.Action.Removes() && !ev.Action.Removes():
+		if incarnation(ev.CreatedAt, later.DeletedAt) == 1 {
+			return false // the publish is of an entry created after that deletion
+		}
 		return later.Revision == 0 || later.Revision >= ev.Revision
 	case !later.Action.Removes() && ev.Action.Removes():
-		return ev.Revision == 0 || later.Revision != ev.Revision
+		return ev.Revision == 0 || later.Revision != ev.Revision || incarnation(later.CreatedAt, ev.DeletedAt) == 1
 	}
 	return false // same kind: the later one's being served shows the earlier's only if its own check does
 }

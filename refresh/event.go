@@ -22,8 +22,10 @@ type Event struct {
 	Entity      contentful.Ref    `json:"entity"`
 	ContentType string            `json:"contentType,omitempty"`
 	Revision    int               `json:"revision"`
-	// DeletedAt is a removal's sys.deletedAt, when the payload had it.
+	// DeletedAt is a removal's sys.deletedAt, CreatedAt a publish's
+	// sys.createdAt (its incarnation), when the payload had them.
 	DeletedAt   string             `json:"deletedAt,omitempty"`
+	CreatedAt   string             `json:"createdAt,omitempty"`
 	Collections []cache.Collection `json:"collections"`
 	ReceivedAt  time.Time          `json:"receivedAt"`
 	// Full marks a refresh of everything asked by an operator or the safety

@@ -86,7 +86,7 @@ func (in *Intake) Receive(ctx context.Context, d Delivery) (Receipt, error) {
 		return Receipt{}, err
 	}
 	seen := Event{Topic: d.Topic.String(), Action: d.Topic.Action, Entity: ch.Ref(), ContentType: ch.ContentType,
-		Revision: ch.Revision, DeletedAt: ch.DeletedAt}
+		Revision: ch.Revision, DeletedAt: ch.DeletedAt, CreatedAt: ch.CreatedAt}
 	if ch.Space != "" && in.opts.Space != "" && ch.Space != in.opts.Space {
 		return in.answer(seen, Ignored, "the payload is for space "+ch.Space+", folio serves "+in.opts.Space), nil
 	}

@@ -58,8 +58,8 @@ type Removal struct {
 // or served, said removed at a revision at least the one it has, is Gone at
 // that revision from the webhook's time, same incarnation, unless it was
 // created after the deletion (a webhook about the incarnation before it,
-// come late). An entity the part never held is not added: there is
-// nothing of it to protect.
+// come late). An entity the part never served is marked too: a lagging
+// answer must not bring in what a webhook said went.
 func (r Rule) informed(served *cache.Part, removals map[contentful.Ref]Removal) *cache.Part {
 	if served == nil || len(removals) == 0 {
 		return served
@@ -67,7 +67,7 @@ func (r Rule) informed(served *cache.Part, removals map[contentful.Ref]Removal) 
 	var marks map[contentful.Ref]cache.Mark
 	for ref, rm := range removals {
 		m, ok := served.Marks[ref]
-		if !ok || rm.Revision < m.Revision || m.Gone && rm.Revision == m.Revision {
+		if ok && (rm.Revision < m.Revision || m.Gone && rm.Revision == m.Revision) {
 			continue
 		}
 		if incarnation(m.CreatedAt, rm.DeletedAt) == 1 {
@@ -75,8 +75,11 @@ func (r Rule) informed(served *cache.Part, removals map[contentful.Ref]Removal) 
 		}
 		if marks == nil {
 			marks = maps.Clone(served.Marks)
+			if marks == nil {
+				marks = map[contentful.Ref]cache.Mark{}
+			}
 		}
-		marks[ref] = cache.Mark{Revision: rm.Revision, CreatedAt: m.CreatedAt, Since: latest(rm.At, m.Since), Gone: true}
+		marks[ref] = cache.Mark{Revision: rm.Revision, CreatedAt: m.CreatedAt, Since: latest(rm.At, m.Since), Gone: true, DeletedAt: rm.DeletedAt}
 	}
 	if marks == nil {
 		return served
@@ -158,6 +161,9 @@ func (j judgement) apply(fetched *contentful.Collection) *contentful.Collection 
 func (r Rule) stale(m cache.Mark, e contentful.Entity, now time.Time) bool {
 	if now.Sub(m.Since) >= r.Bound {
 		return false
+	}
+	if m.Gone && incarnation(e.CreatedAt, m.DeletedAt) == 1 {
+		return false // created after that deletion: a re-creation
 	}
 	switch incarnation(e.CreatedAt, m.CreatedAt) {
 	case 1:

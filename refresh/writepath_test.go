@@ -345,3 +345,56 @@ func TestLateDeleteOfThePreviousIncarnation(t *testing.T) {
 		t.Fatalf("a late delete of the previous incarnation took the re-created entry down: %q", f.post("p"))
 	}
 }
+
+// TestLateDeleteDoesNotSettleTheRecreation: the re-created entry's publish
+// waits on a lagging CDN when the delete webhook of the entry before it
+// arrives. That delete does not overtake the publish (its deletedAt is
+// before the new entry's createdAt): the publish waits until the
+// re-created entry is served.
+func TestLateDeleteDoesNotSettleTheRecreation(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{}, postCreated("p", 2, "Old", "2026-06-01T00:00:00Z"))
+	f.api.Delete("p") // the CDN: the old one gone, the new one not yet there
+	pub := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
+		Entity: contentful.EntryRef("p"), ContentType: "blogPost", Revision: 1, CreatedAt: "2026-06-01T00:00:10Z",
+		Collections: []cache.Collection{cache.Blog}, ReceivedAt: f.clock.Now()}
+	f.events <- pub
+	f.awaitWait()
+	del := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.delete", Action: contentful.Delete,
+		Entity: contentful.EntryRef("p"), ContentType: "blogPost", Revision: 2, DeletedAt: "2026-06-01T00:00:05Z",
+		Collections: []cache.Collection{cache.Blog}, ReceivedAt: f.clock.Now()}
+	f.events <- del
+	if r := f.finalOf(del.ID); r.Outcome != refresh.Done {
+		t.Fatalf("delete: %+v", r)
+	}
+	if r, _ := f.engine.Log().Get(pub.ID); r.Outcome.Final() {
+		t.Fatalf("the late delete of the old entry settled the re-created one's publish: %+v", r)
+	}
+	if err := f.api.Put(postCreated("p", 1, "New", "2026-06-01T00:00:10Z")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(pub.ID); r.Outcome != refresh.Done || r.SupersededBy != "" || !strings.Contains(f.post("p"), `"title":"New"`) {
+		t.Fatalf("publish: %+v, serving %s", r, f.post("p"))
+	}
+}
+
+// TestRemovalOfAnEntryNeverServed: a post published and unpublished before
+// folio ever served it; the CDN still shows it. The unpublish webhook is
+// enough: no answer within the bound brings it in.
+func TestRemovalOfAnEntryNeverServed(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("q", 1, "Q"))
+	if err := f.api.Put(post("p", 1, "Briefly published")); err != nil { // the CDN lags the unpublish
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.unpublish("p", 1).ID); r.Outcome != refresh.Done || f.post("p") != "" {
+		t.Fatalf("unpublish: %+v, serving %q", r, f.post("p"))
+	}
+	q := refresh.NewMemoryQueue(10)
+	ev, _ := f.engine.RefreshAll(context.Background(), q, "safety-refresh")
+	f.events <- <-q.Events()
+	if r := f.final(); r.ID != ev.ID {
+		t.Fatalf("final %+v", r)
+	}
+	if f.post("p") != "" {
+		t.Fatal("a lagging answer brought in a post a webhook said was unpublished")
+	}
+}
