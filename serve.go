@@ -82,6 +82,9 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	client, err := contentful.New(contentful.Options{
 		BaseURL: src.baseURL, Space: src.space, Environment: src.env, Token: src.token,
 		Locale: cfg.Locale, Logger: log,
+		// Rendering stops at the link depth; past it a linked post is
+		// still a summary (one level) with its assets (one more).
+		Include: cfg.LinkDepth + 2,
 		HTTPClient: &http.Client{Transport: http.DefaultTransport},
 	})
 	if err != nil {

@@ -11,6 +11,7 @@
 package contentful
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,12 @@ type Options struct {
 	Environment string // default master
 	Token       string
 	Locale      string // empty: the space's default locale
+	// Include is how many levels of links the Delivery API resolves into
+	// "includes" (0 means 10, its most). Links between a collection's own
+	// items resolve from the items whatever the level; a Renderer with
+	// link depth d needs d+2 (past d a linked post is still a summary, with
+	// its assets).
+	Include int
 
 	// HTTPClient sends the requests; its Transport is used, its Timeout is not
 	// relied on because every attempt has its own context deadline.
@@ -103,6 +110,7 @@ type Client struct {
 	sleep    func(context.Context, time.Duration) error
 	log      *slog.Logger
 	pageSize int
+	include  int
 }
 
 // New returns a Client; it fails only on options that can never work.
@@ -139,7 +147,7 @@ func New(o Options) (*Client, error) {
 	return &Client{
 		base: base, space: o.Space, env: o.Environment, token: o.Token, locale: o.Locale,
 		http: &hc, attempt: o.AttemptTimeout, retry: o.Retry.withDefaults(), sleep: o.Sleep,
-		log: o.Logger, pageSize: maxLimit,
+		log: o.Logger, pageSize: maxLimit, include: min(cmp.Or(o.Include, maxInclude), maxInclude),
 	}, nil
 }
 

@@ -149,7 +149,7 @@ func keep(c *Collection, raw json.RawMessage) (*entity, error) {
 // bounds where its Values() panics (include > 10, limit > 1000) and setting
 // skip ourselves because the SDK holds it in a uint16.
 func (c *Client) values(q Query, skip, limit int) url.Values {
-	sq := sdk.NewQuery().Include(maxInclude).Limit(uint16(min(limit, maxLimit)))
+	sq := sdk.NewQuery().Include(uint16(c.include)).Limit(uint16(min(limit, maxLimit)))
 	if len(q.ContentTypes) == 1 {
 		sq.ContentType(q.ContentTypes[0])
 	} else {

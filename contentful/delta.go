@@ -132,7 +132,7 @@ func (c *Client) collect(ctx context.Context, v url.Values, into *Collection, as
 		for k, vs := range v {
 			q[k] = vs
 		}
-		q.Set("include", strconv.Itoa(maxInclude))
+		q.Set("include", strconv.Itoa(c.include))
 		q.Set("limit", strconv.Itoa(maxLimit))
 		q.Set("order", "sys.id")
 		if skip > 0 {
