@@ -211,3 +211,35 @@ func NewCollection(items []json.RawMessage, includes ...json.RawMessage) (*Colle
 	}
 	return c, nil
 }
+
+// Links returns the entries and assets an entity's fields link to (link
+// fields, arrays of links, rich-text data.target alike), each once; it
+// fails with ErrMalformed when the raw JSON is not an entity.
+func (e Entity) Links() ([]Ref, error) {
+	d, err := decodeEntity(e.Raw)
+	if err != nil {
+		return nil, err
+	}
+	var out []Ref
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			if kind, id, ok := asLink(t); ok {
+				if ref := Ref(kind + ":" + id); (kind == "Entry" || kind == "Asset") && !slices.Contains(out, ref) {
+					out = append(out, ref)
+				}
+				return
+			}
+			for _, x := range t {
+				walk(x)
+			}
+		case []any:
+			for _, x := range t {
+				walk(x)
+			}
+		}
+	}
+	walk(map[string]any(d.Fields))
+	return out, nil
+}

@@ -3,6 +3,7 @@ package refresh
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/folio-cms/folio/cache"
@@ -130,6 +131,30 @@ func (r Rule) judge(served *cache.Part, fetched *contentful.Collection, now time
 		j.why = append(j.why, fmt.Sprintf("%s: fetched revision %d created %s; served %d created %s since %s gone=%t",
 			ref, e.Revision, e.CreatedAt, m.Revision, m.CreatedAt, m.Since.Format(time.RFC3339Nano), m.Gone))
 	}
+	// A kept version comes with what it links where the fetch lacks it:
+	// the fetch is an older state, whose absences say nothing of the
+	// newer one kept (the new incarnation a kept profile links, say).
+	queue := slices.Collect(maps.Keys(j.keep))
+	for len(queue) > 0 {
+		ref := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		links, err := served.Entities[ref].Links()
+		if err != nil {
+			continue
+		}
+		for _, l := range links {
+			if _, fetchedToo := fetched.Entities[l]; fetchedToo || j.drop[l] {
+				continue
+			}
+			if _, already := j.keep[l]; already {
+				continue
+			}
+			if e, ok := served.Entities[l]; ok {
+				j.keep[l] = e
+				queue = append(queue, l)
+			}
+		}
+	}
 	return j
 }
 
@@ -139,15 +164,13 @@ func (r Rule) judge(served *cache.Part, fetched *contentful.Collection, now time
 // null). fetched is not changed.
 func (j judgement) apply(fetched *contentful.Collection) *contentful.Collection {
 	out := *fetched
-	out.Entities = make(map[contentful.Ref]contentful.Entity, len(fetched.Entities))
+	out.Entities = make(map[contentful.Ref]contentful.Entity, len(fetched.Entities)+len(j.keep))
 	for ref, e := range fetched.Entities {
-		if kept, ok := j.keep[ref]; ok {
-			e = kept
-		}
 		if !j.drop[ref] {
 			out.Entities[ref] = e
 		}
 	}
+	maps.Copy(out.Entities, j.keep)
 	out.Items = make([]string, 0, len(fetched.Items))
 	for _, id := range fetched.Items {
 		if !j.drop[contentful.EntryRef(id)] {

@@ -398,3 +398,34 @@ func TestRemovalOfAnEntryNeverServed(t *testing.T) {
 		t.Fatal("a lagging answer brought in a post a webhook said was unpublished")
 	}
 }
+
+// TestKeptEntityKeepsWhatItLinks: a lagging edge answers the profile at an
+// older revision that does not link the post yet, and lacks the post. The
+// served profile is kept, and so is the post it links: an older answer's
+// absences say nothing of the newer state kept.
+func TestKeptEntityKeepsWhatItLinks(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, postCreated("p", 1, "New incarnation", "2026-06-01T00:00:10Z"))
+	if err := f.api.Put(profileLinking("Ada", 3, "p")); err != nil {
+		t.Fatal(err)
+	}
+	prof := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
+		Entity: contentful.EntryRef("me"), ContentType: "profile", Revision: 3, ReceivedAt: f.clock.Now()}
+	f.events <- prof
+	if r := f.finalOf(prof.ID); r.Outcome != refresh.Done {
+		t.Fatalf("profile: %+v", r)
+	}
+	// The lagging edge: profile at revision 1, no post.
+	if err := f.api.Put(profileLinking("Ada", 1)); err != nil {
+		t.Fatal(err)
+	}
+	f.api.Delete("p")
+	q := refresh.NewMemoryQueue(10)
+	ev, _ := f.engine.RefreshAll(context.Background(), q, "safety-refresh")
+	f.events <- <-q.Events()
+	if r := f.final(); r.ID != ev.ID {
+		t.Fatalf("final %+v", r)
+	}
+	if cv := string(f.store.Load().CV.Root.Body()); !strings.Contains(cv, `"revision":3`) || !strings.Contains(cv, `"title":"New incarnation"`) {
+		t.Fatalf("the kept profile lost the post it links: %s", cv)
+	}
+}
