@@ -164,6 +164,7 @@ var oracleRegressions = []int64{
 	447165009972, // an incremental index and entries from two CDN states
 	638304075228, // a late delete settled the re-created entry's publish
 	828227642259, // a removal of an entry never served was forgotten
+	105569503875, // a kept profile rendered the older incarnation of a post it links
 }
 
 var (
