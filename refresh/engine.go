@@ -361,7 +361,7 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, r
 			if t.ev.Force {
 				mode = Force
 			}
-			if t.ev.Action.Removes() && t.ev.Revision > 0 && t.ev.Revision >= removals[t.ev.Entity].Revision {
+			if was, seen := removals[t.ev.Entity]; t.ev.Action.Removes() && (!seen || t.ev.Revision >= was.Revision) {
 				removals[t.ev.Entity] = Removal{Revision: t.ev.Revision, DeletedAt: t.ev.DeletedAt, At: t.ev.ReceivedAt}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/folio-cms/folio/cache"
@@ -68,6 +69,13 @@ func (r Rule) informed(served *cache.Part, removals map[contentful.Ref]Removal) 
 	var marks map[contentful.Ref]cache.Mark
 	for ref, rm := range removals {
 		m, ok := served.Marks[ref]
+		if rm.Revision == 0 {
+			// A removal that names no revision removes the one served.
+			if !ok || m.Gone {
+				continue
+			}
+			rm.Revision = m.Revision
+		}
 		if ok && (rm.Revision < m.Revision || m.Gone && rm.Revision == m.Revision) {
 			continue
 		}
@@ -97,6 +105,9 @@ type judgement struct {
 	drop  map[contentful.Ref]bool
 	stale []contentful.Ref
 	why   []string // per stale entity, for the log
+	// restore are top-level entries the answer lacks that stay listed.
+	restore []string
+	order   []string // the served items' order, to put them back
 	// settled is when the last stale entity's bound ends: a fetch then
 	// settles every question this one left open.
 	settled time.Time
@@ -130,6 +141,36 @@ func (r Rule) judge(served *cache.Part, fetched *contentful.Collection, now time
 		j.settled = latest(j.settled, m.Since.Add(r.Bound))
 		j.why = append(j.why, fmt.Sprintf("%s: fetched revision %d created %s; served %d created %s since %s gone=%t",
 			ref, e.Revision, e.CreatedAt, m.Revision, m.CreatedAt, m.Since.Format(time.RFC3339Nano), m.Gone))
+	}
+	// Missing is not gone: an entity served within the bound that the
+	// answer lacks, with no removal webhook saying it went (a Gone mark),
+	// is a lagging edge's too, and stays, in its place among the items.
+	top := make(map[string]bool, len(served.Items))
+	for _, it := range served.Items {
+		top[it.ID] = true
+		j.order = append(j.order, it.ID)
+	}
+	for ref, m := range served.Marks {
+		if m.Gone || now.Sub(m.Since) >= r.Bound {
+			continue
+		}
+		if _, ok := fetched.Entities[ref]; ok {
+			continue
+		}
+		e, ok := served.Entities[ref]
+		if !ok {
+			continue
+		}
+		if j.keep == nil {
+			j.keep = map[contentful.Ref]contentful.Entity{}
+		}
+		j.keep[ref] = e
+		if _, id, _ := strings.Cut(string(ref), ":"); strings.HasPrefix(string(ref), "Entry:") && top[id] {
+			j.restore = append(j.restore, id)
+		}
+		j.stale = append(j.stale, ref)
+		j.settled = latest(j.settled, m.Since.Add(r.Bound))
+		j.why = append(j.why, fmt.Sprintf("%s: missing; served %d created %s since %s", ref, m.Revision, m.CreatedAt, m.Since.Format(time.RFC3339Nano)))
 	}
 	// A kept version comes with what it links where the fetch lacks it:
 	// the fetch is an older state, whose absences say nothing of the
@@ -171,13 +212,40 @@ func (j judgement) apply(fetched *contentful.Collection) *contentful.Collection 
 		}
 	}
 	maps.Copy(out.Entities, j.keep)
-	out.Items = make([]string, 0, len(fetched.Items))
+	out.Items = make([]string, 0, len(fetched.Items)+len(j.restore))
 	for _, id := range fetched.Items {
 		if !j.drop[contentful.EntryRef(id)] {
 			out.Items = append(out.Items, id)
 		}
 	}
+	out.Items = restoreItems(out.Items, j.restore, j.order)
 	return &out
+}
+
+// restoreItems puts kept entries back among items, each right after the
+// entry that came before it in the served order (or first).
+func restoreItems(items, restore, order []string) []string {
+	if len(restore) == 0 {
+		return items
+	}
+	back := make(map[string]bool, len(restore))
+	for _, id := range restore {
+		back[id] = true
+	}
+	for i, id := range order {
+		if !back[id] || slices.Contains(items, id) {
+			continue
+		}
+		at := 0
+		for k := i - 1; k >= 0; k-- {
+			if n := slices.Index(items, order[k]); n >= 0 {
+				at = n + 1
+				break
+			}
+		}
+		items = slices.Insert(items, at, id)
+	}
+	return items
 }
 
 // stale reports whether e, as fetched, is older than what mark records.

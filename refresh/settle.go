@@ -73,6 +73,12 @@ func shows(ev Event, col cache.Collection, part *cache.Part, cols Collections) b
 		return !linked || rev == 0
 	}
 	if linked {
+		switch incarnation(part.Marks[ev.Entity].CreatedAt, ev.CreatedAt) {
+		case -1:
+			return false // still the entry before the re-created one
+		case 1:
+			return true // a later incarnation already
+		}
 		// rev 0 is a link that does not resolve yet: the CDN still lags.
 		return rev >= ev.Revision
 	}

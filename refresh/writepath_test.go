@@ -429,3 +429,37 @@ func TestKeptEntityKeepsWhatItLinks(t *testing.T) {
 		t.Fatalf("the kept profile lost the post it links: %s", cv)
 	}
 }
+
+// TestMissingFromALaggingAnswerIsNotRemoved: a post just published and
+// served is missing from the next answer (a lagging edge, or an index from
+// one), with no webhook saying it went. It stays, in its place, and the
+// collection is fetched again; past the lag bound a missing post is gone.
+func TestMissingFromALaggingAnswerIsNotRemoved(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("a", 1, "A"), post("c", 1, "C"))
+	if err := f.api.Put(post("b", 1, "B")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("b", 1, cache.Blog).ID); r.Outcome != refresh.Done {
+		t.Fatalf("publish b: %+v", r)
+	}
+	before := string(f.store.Load().Blog.Root.Body())
+	f.api.Delete("b") // the lagging edge
+	if err := f.api.Put(post("c", 2, "C two")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("c", 2, cache.Blog).ID); r.Outcome != refresh.Done {
+		t.Fatalf("publish c: %+v", r)
+	}
+	if f.post("b") == "" {
+		t.Fatal("a post missing from a lagging answer was taken down")
+	}
+	list := string(f.store.Load().Blog.Root.Body())
+	if strings.Index(list, `"id":"b"`) < 0 || strings.Index(before, `"id":"b"`) < 0 {
+		t.Fatalf("b left the list: %s", list)
+	}
+	start := f.clock.Now()
+	f.until("the missing post goes once the lag bound has passed", func() bool { return f.post("b") == "" })
+	if f.clock.Now().Sub(start) < 8*time.Minute {
+		t.Fatalf("gone after %s, within the bound", f.clock.Now().Sub(start))
+	}
+}
