@@ -165,6 +165,7 @@ var oracleRegressions = []int64{
 	638304075228, // a late delete settled the re-created entry's publish
 	828227642259, // a removal of an entry never served was forgotten
 	105569503875, // a kept profile rendered the older incarnation of a post it links
+	105569503970, // a lagging index dropped a post just published
 }
 
 var (
