@@ -2,30 +2,62 @@
 # bench/load.sh — the load half of `make bench`.
 #
 # What it measures: HTTP throughput (req/s) and latency (p50, p99) of folio's
-# GET /cv and GET /blog under keep-alive load from wrk (1 thread, 64
-# connections, Accept-Encoding: gzip), next to nginx serving the exact same
-# bytes as static files with gzip_static. nginx is the yardstick: "how close
-# is folio to a tuned static file server for the same payload?"
+# GET /cv, GET /blog and one GET /blog/{slug} under keep-alive load from wrk
+# (1 thread, 64 connections, Accept-Encoding: gzip), next to two yardsticks
+# serving the very same bytes:
+#   - bare: bench/bare, a plain net/http handler (no framework) that copied
+#     folio's answers, bytes and headers, at start. folio/bare is what folio's
+#     own request path costs; bare/nginx is the ceiling of Go's net/http.
+#   - nginx: the same bytes as static files with gzip_static.
 #
 # Why the pinning: the machine has few cores and the load generator competes
 # with the server for them. Each server gets exactly one core (taskset -c 0)
-# and one worker (GOMAXPROCS=1 for folio, worker_processes 1 for nginx), and
-# wrk gets the other core (taskset -c 1), so the numbers compare one core of
-# folio with one core of nginx rather than whoever won the scheduler.
+# and one worker (GOMAXPROCS=1 for folio and bare, worker_processes 1 for
+# nginx), and wrk gets the other core (taskset -c 1), so the numbers compare
+# one core of each server rather than whoever won the scheduler.
+#
+# It repeats the whole set BENCH_RUNS times, servers in turn within each run,
+# and reports per endpoint and server the median run with the min–max spread;
+# the ratios are taken within each run (same run, same machine state). CPU
+# µs/req is the server's own CPU time per answer, which other load on the
+# machine disturbs less than req/s.
 #
 # Installs nginx, wrk and curl from apt when absent. Without nginx it still
-# benchmarks folio. Progress goes to stderr; the Markdown table to stdout.
-# Env: BENCH_SECONDS (default 10) is the length of each measured run;
-# BENCH_QUIET_WAIT (default 60) bounds the wait for a busy machine to settle.
+# benchmarks folio against bare. Progress goes to stderr; the Markdown table
+# to stdout. Env:
+#   BENCH_SECONDS (default 5): length of each measured run;
+#   BENCH_RUNS (default 3): how many times to repeat the set;
+#   BENCH_QUIET_WAIT (default 60): bound on the wait for a busy machine;
+#   BENCH_CONTENT (default demo): "demo" runs folio on its demo space;
+#     "env" keeps the environment's CONTENTFUL_* settings, to measure a bigger
+#     space (a real one, or a local Delivery API through CONTENTFUL_BASE_URL);
+#   BENCH_READY_WAIT (default 300): bound on the wait for folio's first load;
+#   BENCH_POST: the slug of the post to measure (default: the first on /blog).
 set -euo pipefail
 
-BENCH_SECONDS=${BENCH_SECONDS:-10}
-WARMUP_SECONDS=2
+BENCH_SECONDS=${BENCH_SECONDS:-5}
+BENCH_RUNS=${BENCH_RUNS:-3}
+BENCH_CONTENT=${BENCH_CONTENT:-demo}
+BENCH_READY_WAIT=${BENCH_READY_WAIT:-300}
+WARMUP_SECONDS=1
 WRK_THREADS=1
 WRK_CONNS=64
 
-if ! [[ $BENCH_SECONDS =~ ^[1-9][0-9]*$ ]]; then
-  echo "load.sh: BENCH_SECONDS must be a positive integer, got '$BENCH_SECONDS'" >&2
+for v in BENCH_SECONDS BENCH_RUNS BENCH_READY_WAIT; do
+  if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+    echo "load.sh: $v must be a positive integer, got '${!v}'" >&2
+    exit 2
+  fi
+done
+case $BENCH_CONTENT in
+demo | env) ;;
+*)
+  echo "load.sh: BENCH_CONTENT must be demo or env, got '$BENCH_CONTENT'" >&2
+  exit 2
+  ;;
+esac
+if [[ $BENCH_CONTENT == env && -z ${CONTENTFUL_SPACE_ID:-} ]]; then
+  echo "load.sh: BENCH_CONTENT=env needs CONTENTFUL_SPACE_ID (and the rest of folio's Contentful settings)" >&2
   exit 2
 fi
 
@@ -37,12 +69,13 @@ die() { log "ERROR: $*"; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/folio-load.XXXXXX")
 folio_pid=
+bare_pid=
 nginx_pid=
 policy_rc_created=
 
 cleanup() {
   local pid
-  for pid in "$folio_pid" "$nginx_pid"; do
+  for pid in "$folio_pid" "$bare_pid" "$nginx_pid"; do
     if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -98,12 +131,12 @@ for tool in curl wrk; do
   fi
 done
 command -v taskset >/dev/null || die "taskset (util-linux) is required"
-command -v go >/dev/null || die "go is required to build folio"
+command -v go >/dev/null || die "go is required to build folio and bare"
 
 have_nginx=1
 if ! command -v nginx >/dev/null; then
   apt_install nginx-light || apt_install nginx || true
-  command -v nginx >/dev/null || { have_nginx=; log "nginx could not be installed: benchmarking folio alone"; }
+  command -v nginx >/dev/null || { have_nginx=; log "nginx could not be installed: benchmarking folio and bare alone"; }
 fi
 
 ncpu=$(nproc)
@@ -113,12 +146,15 @@ fi
 
 # ---------------------------------------------------------------- helpers
 
-# free_port prints a loopback TCP port nobody listens on (best effort).
+# free_port prints a loopback TCP port nobody listens on and this script has
+# not handed out before (best effort).
+used_ports=" "
 free_port() {
   local p _
   for _ in $(seq 1 50); do
     p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    if [[ $used_ports != *" $p "* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      used_ports+="$p "
       echo "$p"
       return 0
     fi
@@ -126,10 +162,11 @@ free_port() {
   die "no free loopback port found"
 }
 
-# wait_http URL PID NAME LOGFILE: wait up to 30 s for URL to answer 200.
+# wait_http URL PID NAME LOGFILE [SECONDS]: wait up to SECONDS (default 30)
+# for URL to answer 200.
 wait_http() {
-  local url=$1 pid=$2 name=$3 logfile=$4 _
-  for _ in $(seq 1 300); do
+  local url=$1 pid=$2 name=$3 logfile=$4 secs=${5:-30} _
+  for _ in $(seq 1 $((secs * 10))); do
     if ! kill -0 "$pid" 2>/dev/null; then
       log "$name exited while starting; its log:"
       tail -n 20 "$logfile" >&2 || true
@@ -142,7 +179,7 @@ wait_http() {
   done
   log "$name log:"
   tail -n 20 "$logfile" >&2 || true
-  die "$name did not answer 200 at $url within 30 s"
+  die "$name did not answer 200 at $url within $secs s"
 }
 
 # fetch URL FILE [curl args...]: raw body (no decoding) to FILE, headers to FILE.hdr.
@@ -208,16 +245,17 @@ cpu_ticks() {
 }
 
 clk_tck=$(getconf CLK_TCK)
-declare -A rps p50 p99
+results="$tmp/results.tsv" # run, server, endpoint, req/s, p50 ms, p99 ms, CPU µs/req
 
-# run_wrk KEY URL PID...: warm up, measure, and record req/s, p50, p99 under
-# KEY. Logs how much of core 0 the server PIDs used and how busy wrk's core 1
-# was: a server well below 100% means something else was the bottleneck.
+# run_wrk RUN SERVER ENDPOINT URL PID...: warm up, measure, and append one
+# line to $results. Logs how much of core 0 the server PIDs used and how busy
+# wrk's core 1 was: a server well below 100% means something else was the
+# bottleneck.
 run_wrk() {
-  local key=$1 url=$2 out="$tmp/wrk-${1//\//_}.txt" errs s0 s1 c0 c1 t0 t1
-  shift 2
+  local run=$1 server=$2 ep=$3 url=$4 out errs s0 s1 c0 c1 t0 t1 rps p50 p99 n cpu
+  shift 4
+  out="$tmp/wrk-$run-$server-${ep//\//_}.txt"
   local -a wrk=(taskset -c 1 wrk "-t$WRK_THREADS" "-c$WRK_CONNS" --latency -H 'Accept-Encoding: gzip')
-  log "wrk $key: ${WARMUP_SECONDS}s warm-up, ${BENCH_SECONDS}s measured ($url)"
   timeout $((WARMUP_SECONDS + 30)) "${wrk[@]}" "-d${WARMUP_SECONDS}s" "$url" >/dev/null ||
     die "wrk warm-up against $url failed"
   s0=$(proc_ticks "$@")
@@ -226,57 +264,101 @@ run_wrk() {
     die "wrk against $url failed"
   s1=$(proc_ticks "$@")
   read -r c1 t1 < <(cpu_ticks 1)
-  log "$key: server used $(((s1 - s0) * 100 / (clk_tck * BENCH_SECONDS)))% of core 0;" \
-    "core 1 (wrk) was $(((c1 - c0) * 100 / (t1 - t0 > 0 ? t1 - t0 : 1)))% busy"
   # Errors mean the numbers are not for the page we think: fail loudly.
   if errs=$(grep -E 'Non-2xx or 3xx responses|Socket errors' "$out"); then
     cat "$out" >&2
     die "wrk saw errors against $url: $errs"
   fi
-  rps[$key]=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' "$out")
-  p50[$key]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
-  p99[$key]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-  [[ -n ${rps[$key]} && -n ${p50[$key]} && -n ${p99[$key]} ]] || {
+  rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' "$out")
+  p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+  n=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$out")
+  [[ -n $rps && -n $p50 && -n $p99 && -n $n ]] || {
     cat "$out" >&2
     die "could not parse wrk output for $url"
   }
+  cpu=$(awk -v t=$((s1 - s0)) -v hz="$clk_tck" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$server" "$ep" "$rps" "$p50" "$p99" "$cpu" >>"$results"
+  log "run $run $server $ep: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu CPU µs/req;" \
+    "server used $(((s1 - s0) * 100 / (clk_tck * BENCH_SECONDS)))% of core 0," \
+    "core 1 (wrk) $(((c1 - c0) * 100 / (t1 - t0 > 0 ? t1 - t0 : 1)))% busy"
 }
 
 # ---------------------------------------------------------------- folio
 
-log "building folio"
-(cd "$repo" && timeout 300 go build -o "$tmp/folio" .) || die "go build failed"
+log "building folio and bare"
+(cd "$repo" && timeout 300 go build -o "$tmp/folio" . && timeout 300 go build -o "$tmp/bare" ./bench/bare) ||
+  die "go build failed"
 
 folio_port=$(free_port)
 folio="http://127.0.0.1:$folio_port"
-log "starting folio (demo mode, GOMAXPROCS=1, core 0) on $folio"
-env -u CONTENTFUL_SPACE_ID GOMAXPROCS=1 FOLIO_ADDR="127.0.0.1:$folio_port" FOLIO_LOG_FORMAT=json \
-  taskset -c 0 "$tmp/folio" >"$tmp/folio.log" 2>&1 &
+folio_env=(GOMAXPROCS=1 FOLIO_ADDR="127.0.0.1:$folio_port" FOLIO_LOG_FORMAT=json)
+ready_wait=30
+if [[ $BENCH_CONTENT == demo ]]; then
+  folio_env=(-u CONTENTFUL_SPACE_ID "${folio_env[@]}")
+else
+  ready_wait=$BENCH_READY_WAIT
+fi
+log "starting folio ($BENCH_CONTENT content, GOMAXPROCS=1, core 0) on $folio"
+env "${folio_env[@]}" taskset -c 0 "$tmp/folio" >"$tmp/folio.log" 2>&1 &
 folio_pid=$!
-wait_http "$folio/readyz" "$folio_pid" folio "$tmp/folio.log"
+wait_http "$folio/readyz" "$folio_pid" folio "$tmp/folio.log" "$ready_wait"
 
-# The exact bytes folio serves, raw (curl without --compressed does not decode).
+# The post: BENCH_POST, or the first slug on /blog.
+post=${BENCH_POST:-$(curl -fsS --max-time 5 "$folio/blog" | grep -o '"slug":"[^"]*"' | head -n 1 | cut -d'"' -f4 || true)}
+[[ -n $post ]] || die "no post slug found on /blog; set BENCH_POST"
+endpoints=(/cv /blog "/blog/$post")
+
+# The exact bytes folio serves, raw (curl without --compressed does not
+# decode), as nginx's files: cv, blog, post and their .gz.
 docroot="$tmp/www"
 mkdir -p "$docroot"
-for page in cv blog; do
-  fetch "$folio/$page" "$docroot/$page" -H 'Accept-Encoding: identity'
-  fetch "$folio/$page" "$docroot/$page.gz" -H 'Accept-Encoding: gzip'
-  [[ $(header "$docroot/$page.gz.hdr" Content-Encoding) == gzip ]] ||
-    die "folio did not answer /$page with Content-Encoding: gzip for Accept-Encoding: gzip"
-  gzip -t <"$docroot/$page.gz" || die "folio's gzip body for /$page is not valid gzip"
-  cmp -s <(gzip -dc <"$docroot/$page.gz") "$docroot/$page" ||
-    die "folio's gzip and identity bodies for /$page differ"
-  log "/$page: $(wc -c <"$docroot/$page") bytes, gzip $(wc -c <"$docroot/$page.gz") bytes"
+file_of() { case $1 in /cv) echo cv ;; /blog) echo blog ;; *) echo post ;; esac }
+for ep in "${endpoints[@]}"; do
+  f="$docroot/$(file_of "$ep")"
+  fetch "$folio$ep" "$f" -H 'Accept-Encoding: identity'
+  fetch "$folio$ep" "$f.gz" -H 'Accept-Encoding: gzip'
+  [[ $(header "$f.gz.hdr" Content-Encoding) == gzip ]] ||
+    die "folio did not answer $ep with Content-Encoding: gzip for Accept-Encoding: gzip"
+  gzip -t <"$f.gz" || die "folio's gzip body for $ep is not valid gzip"
+  cmp -s <(gzip -dc <"$f.gz") "$f" || die "folio's gzip and identity bodies for $ep differ"
+  log "$ep: $(wc -c <"$f") bytes, gzip $(wc -c <"$f.gz") bytes"
 done
+
+# ---------------------------------------------------------------- bare
+
+bare_port=$(free_port)
+bare="http://127.0.0.1:$bare_port"
+log "starting bare (GOMAXPROCS=1, core 0) on $bare"
+GOMAXPROCS=1 taskset -c 0 "$tmp/bare" -folio "$folio" -post "$post" -addr "127.0.0.1:$bare_port" \
+  >"$tmp/bare.log" 2>&1 &
+bare_pid=$!
+wait_http "$bare/cv" "$bare_pid" bare "$tmp/bare.log"
+
+# same_answer SERVER URL EP [HEADERS]: SERVER's gzip answer for EP has folio's
+# bytes (and, when HEADERS is set, folio's headers but Date).
+same_answer() {
+  local name=$1 url=$2 ep=$3 f
+  f="$docroot/$(file_of "$ep")"
+  fetch "$url$ep" "$tmp/$name.gz" -H 'Accept-Encoding: gzip'
+  [[ $(header "$tmp/$name.gz.hdr" Content-Encoding) == gzip ]] ||
+    die "$name did not serve $ep pre-compressed; the comparison would be unfair"
+  cmp "$f.gz" "$tmp/$name.gz" >&2 || die "$name and folio serve different gzip bytes for $ep"
+  if [[ -n ${4:-} ]]; then
+    cmp <(grep -iv '^date:' "$f.gz.hdr") <(grep -iv '^date:' "$tmp/$name.gz.hdr") >&2 ||
+      die "$name and folio send different headers for $ep"
+  fi
+}
+for ep in "${endpoints[@]}"; do same_answer bare "$bare" "$ep" headers; done
+log "bare serves folio's bytes and headers for ${endpoints[*]}"
 
 # ---------------------------------------------------------------- nginx
 
 if [[ -n $have_nginx ]]; then
   nginx_port=$(free_port)
-  while [[ $nginx_port == "$folio_port" ]]; do nginx_port=$(free_port); done
   nginx="http://127.0.0.1:$nginx_port"
   mkdir -p "$tmp/nginx"
-  cat >"$tmp/nginx/nginx.conf" <<EOF
+  cat >"$tmp/nginx/nginx.conf" <<CONF
 # Written by bench/load.sh: a tuned static server for the same bytes as folio.
 user root;
 daemon off;
@@ -309,24 +391,19 @@ http {
     add_header X-Content-Type-Options nosniff;
     location = /cv { try_files /cv =404; }
     location = /blog { try_files /blog =404; }
+    location = /blog/$post { try_files /post =404; }
   }
 }
-EOF
+CONF
   log "starting nginx (worker_processes 1, core 0) on $nginx"
   taskset -c 0 nginx -p "$tmp/nginx/" -e "$tmp/nginx/error.log" -c "$tmp/nginx/nginx.conf" \
     >"$tmp/nginx/stdout.log" 2>&1 &
   nginx_pid=$!
   wait_http "$nginx/cv" "$nginx_pid" nginx "$tmp/nginx/error.log"
   mapfile -t nginx_workers < <(children "$nginx_pid")
-
   # A fair comparison needs the same payload: the gzip bytes must be identical.
-  fetch "$nginx/cv" "$tmp/nginx-cv.gz" -H 'Accept-Encoding: gzip'
-  fetch "$folio/cv" "$tmp/folio-cv.gz" -H 'Accept-Encoding: gzip'
-  [[ $(header "$tmp/nginx-cv.gz.hdr" Content-Encoding) == gzip ]] ||
-    die "nginx did not serve /cv pre-compressed (gzip_static); the comparison would be unfair"
-  cmp "$tmp/folio-cv.gz" "$tmp/nginx-cv.gz" >&2 ||
-    die "nginx and folio serve different gzip bytes for /cv; the comparison would be unfair"
-  log "gzip /cv: nginx and folio serve identical bytes ($(wc -c <"$tmp/nginx-cv.gz"))"
+  for ep in "${endpoints[@]}"; do same_answer nginx "$nginx" "$ep"; done
+  log "nginx serves folio's gzip bytes for ${endpoints[*]}"
 fi
 
 # ---------------------------------------------------------------- measure
@@ -349,38 +426,75 @@ if ((busy > 10)); then
   fi
 fi
 
-for page in cv blog; do
-  run_wrk "folio /$page" "$folio/$page" "$folio_pid"
-  if [[ -n $have_nginx ]]; then
-    run_wrk "nginx /$page" "$nginx/$page" "$nginx_pid" "${nginx_workers[@]}"
-  fi
+servers=(folio bare)
+[[ -z $have_nginx ]] || servers+=(nginx)
+per_run=$((${#endpoints[@]} * ${#servers[@]}))
+log "$BENCH_RUNS runs of $per_run measurements, ${WARMUP_SECONDS}s warm-up + ${BENCH_SECONDS}s each" \
+  "(about $((BENCH_RUNS * per_run * (WARMUP_SECONDS + BENCH_SECONDS + 1))) s)"
+: >"$results"
+for run in $(seq 1 "$BENCH_RUNS"); do
+  for ep in "${endpoints[@]}"; do
+    # Servers in turn, starting with a different one each run, so none
+    # always goes first after a change of endpoint.
+    for i in $(seq 0 $((${#servers[@]} - 1))); do
+      server=${servers[$(((i + run - 1) % ${#servers[@]}))]}
+      case $server in
+      folio) run_wrk "$run" folio "$ep" "$folio$ep" "$folio_pid" ;;
+      bare) run_wrk "$run" bare "$ep" "$bare$ep" "$bare_pid" ;;
+      nginx) run_wrk "$run" nginx "$ep" "$nginx$ep" "$nginx_pid" "${nginx_workers[@]}" ;;
+      esac
+    done
+  done
 done
 
 # ---------------------------------------------------------------- report
 
-cpu=$(awk -F': *' '$1 ~ /^model name/ { print $2; exit }' /proc/cpuinfo)
-echo "| endpoint | server | req/s | p50 ms | p99 ms | folio/nginx |"
-echo "| --- | --- | ---: | ---: | ---: | ---: |"
-for page in cv blog; do
-  k="folio /$page"
-  if [[ -n $have_nginx ]]; then
-    n="nginx /$page"
-    ratio=$(awk -v f="${rps[$k]}" -v g="${rps[$n]}" 'BEGIN { printf "%.2f", f / g }')
-  else
-    ratio="nginx: not installed"
-  fi
-  echo "| /$page | folio | ${rps[$k]} | ${p50[$k]} | ${p99[$k]} | $ratio |"
-  if [[ -n $have_nginx ]]; then
-    echo "| /$page | nginx | ${rps[$n]} | ${p50[$n]} | ${p99[$n]} | |"
-  fi
-done
+# Each cell: the median over the runs, then [min–max]. Ratios are taken per
+# run (folio and its yardstick measured minutes apart at most), then summed up
+# the same way.
+awk -F'\t' -v runs="$BENCH_RUNS" -v eps="${endpoints[*]}" -v srvs="${servers[*]}" '
+  function sortn(a, n,   i, j, t) {
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+  }
+  # cell(KIND, FMT): median [min–max] of v[1..runs].
+  function cell(fmt,   s, n, i) {
+    n = 0
+    for (i = 1; i <= runs; i++) if (i in v) s[++n] = v[i]
+    if (n == 0) return ""
+    sortn(s, n)
+    if (n == 1) return sprintf(fmt, s[1])
+    return sprintf(fmt " [" fmt "–" fmt "]", (n % 2) ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2, s[1], s[n])
+  }
+  function col(srv, ep, c, fmt,   i) { delete v; for (i = 1; i <= runs; i++) if ((i, srv, ep) in r) v[i] = r[i, srv, ep, c]; return cell(fmt) }
+  function ratio(a, b, ep, c,   i) {
+    delete v
+    for (i = 1; i <= runs; i++) if ((i, a, ep) in r && (i, b, ep) in r && r[i, b, ep, c] > 0) v[i] = r[i, a, ep, c] / r[i, b, ep, c]
+    return cell("%.2f")
+  }
+  { r[$1, $2, $3] = 1; r[$1, $2, $3, 4] = $4; r[$1, $2, $3, 5] = $5; r[$1, $2, $3, 6] = $6; r[$1, $2, $3, 7] = $7 }
+  END {
+    ne = split(eps, E, " "); ns = split(srvs, S, " "); nginx = (ns == 3)
+    print "| endpoint | server | req/s | p50 ms | p99 ms | CPU µs/req | req/s ÷ bare | p99 ÷ bare | req/s ÷ nginx |"
+    print "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for (e = 1; e <= ne; e++) for (s = 1; s <= ns; s++) {
+      srv = S[s]; ep = E[e]
+      rb = pb = rn = ""
+      if (srv == "folio") { rb = ratio("folio", "bare", ep, 4); pb = ratio("folio", "bare", ep, 6) }
+      if (srv != "nginx" && nginx) rn = ratio(srv, "nginx", ep, 4)
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", ep, srv, col(srv, ep, 4, "%.0f"),
+        col(srv, ep, 5, "%.2f"), col(srv, ep, 6, "%.2f"), col(srv, ep, 7, "%.1f"), rb, pb, rn
+    }
+  }' "$results"
+
 echo
-servers="folio (GOMAXPROCS=1) was pinned to core 0 with one worker"
+cpu=$(awk -F': *' '$1 ~ /^model name/ { print $2; exit }' /proc/cpuinfo)
+pinned="folio and bare (GOMAXPROCS=1)"
 if [[ -n $have_nginx ]]; then
-  servers="both servers, folio (GOMAXPROCS=1) and $(nginx -v 2>&1 | sed 's|^nginx version: nginx/|nginx |')"
-  servers+=" (worker_processes 1), were pinned to core 0 with one worker each"
+  pinned+=" and $(nginx -v 2>&1 | sed 's|^nginx version: nginx/|nginx |') (worker_processes 1)"
 fi
-echo "Machine: $ncpu CPUs, ${cpu:-unknown CPU}. wrk -t$WRK_THREADS -c$WRK_CONNS -d${BENCH_SECONDS}s --latency" \
+echo "Each cell: the median of $BENCH_RUNS runs [min–max]; ratios are taken within each run." \
+  "Content: $BENCH_CONTENT; the post is /blog/$post." \
+  "Machine: $ncpu CPUs, ${cpu:-unknown CPU}. wrk -t$WRK_THREADS -c$WRK_CONNS -d${BENCH_SECONDS}s --latency" \
   "-H 'Accept-Encoding: gzip' ran on core 1 (after a ${WARMUP_SECONDS}s warm-up per run);" \
-  "$servers."
+  "$pinned were pinned to core 0 with one worker each."
 [[ -z $busy_note ]] || echo "$busy_note"
