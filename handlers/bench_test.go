@@ -70,6 +70,9 @@ func BenchmarkContent(b *testing.B) {
 	b.Run("blog/br", func(b *testing.B) {
 		benchServe(b, h, request("/blog", "Accept-Encoding", "gzip, deflate, br, zstd"), 200)
 	})
+	b.Run("blog/page2/gzip", func(b *testing.B) {
+		benchServe(b, h, request("/blog?page=2", "Accept-Encoding", "gzip"), 200)
+	})
 	b.Run("post/gzip", func(b *testing.B) { benchServe(b, h, request("/blog/post-7", "Accept-Encoding", "gzip"), 200) })
 	b.Run("cv/304", func(b *testing.B) {
 		benchServe(b, h, request("/cv", "Accept-Encoding", "gzip", "If-None-Match", etag), http.StatusNotModified)
@@ -90,6 +93,30 @@ func BenchmarkBareGin(b *testing.B) {
 		c.Data(http.StatusOK, "application/json; charset=utf-8", cv)
 	})
 	b.Run("cv/gzip", func(b *testing.B) { benchServe(b, r, request("/cv", "Accept-Encoding", "gzip, deflate, br"), 200) })
+}
+
+// BenchmarkBare is the floor without a framework: a net/http handler that
+// writes the same bytes and header values as folio for /cv, gzip (what
+// bench/bare does over the wire), without negotiation or conditions.
+func BenchmarkBare(b *testing.B) {
+	store := benchStore(b)
+	r := store.Load().CV.Root
+	v := r.Variant(cache.Gzip)
+	vary := []string{"Accept-Encoding"}
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hdr := w.Header()
+		hdr["Content-Type"] = hdrJSON
+		hdr["Cache-Control"] = hdrCacheControl
+		hdr["Vary"] = vary
+		hdr["Last-Modified"] = r.LastModified()
+		hdr["X-Content-Type-Options"] = hdrNoSniff
+		hdr["Etag"] = v.ETag
+		hdr["Content-Length"] = v.ContentLength
+		hdr["Content-Encoding"] = v.ContentEncoding
+		w.WriteHeader(http.StatusOK)
+		w.Write(v.Body)
+	})
+	b.Run("cv/gzip", func(b *testing.B) { benchServe(b, h, request("/cv", "Accept-Encoding", "gzip, deflate, br"), 200) })
 }
 
 // discardQueue holds every event by dropping it: the benchmark measures the
