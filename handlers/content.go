@@ -43,39 +43,77 @@ func NewContent(store Snapshots, cors *CORS) *Content {
 	return &Content{store: store, cors: cors, vary: []string{vary}[:1:1]}
 }
 
-// ready returns the snapshot to serve, or answers 503 and returns nil.
-func (h *Content) ready(c *gin.Context) *cache.Snapshot {
-	s := h.store.Load()
-	if !s.Ready() {
-		fail(c, errNotReady)
-		return nil
-	}
-	return s
-}
-
-// CV answers GET /cv.
-func (h *Content) CV(c *gin.Context) {
-	if s := h.ready(c); s != nil {
-		h.serve(c, s.CV.Root)
-	}
-}
-
-// Blog answers GET /blog and GET /blog?page=N (1-based; other query
-// parameters are ignored, as a cache buster would be).
-func (h *Content) Blog(c *gin.Context) {
-	s := h.ready(c)
-	if s == nil {
+// Serve answers GET and HEAD of /cv, /blog (paged: /blog?page=N, 1-based;
+// other query parameters are ignored, as a cache buster would be) and
+// /blog/{slug} through gin: the error answers, and every answer a request
+// gets when the router's direct path has not taken it.
+func (h *Content) Serve(c *gin.Context) {
+	r, e := h.find(c.Request.URL.Path, c.Request.URL.RawQuery)
+	if e != nil {
+		fail(c, e)
 		return
 	}
-	n, ok := page(c.Request.URL.RawQuery)
-	switch {
-	case !ok:
-		fail(c, errPageInvalid)
-	case n > len(s.Blog.Pages):
-		fail(c, errNoPage)
-	default:
-		h.serve(c, s.Blog.Pages[n-1])
+	h.serve(c.Writer, c.Request, r)
+}
+
+// ServeDirect answers a GET or HEAD of a content path with the content (200
+// or 304) without gin, and reports whether it did. Other methods and paths,
+// and the error answers, it leaves to gin (Serve), so that each has one
+// implementation. A panic clears the headers and hands the request to gin,
+// whose recovery logs it and answers 500 as on every route; the answer
+// depends on the snapshot only, so it panics there again.
+func (h *Content) ServeDirect(w http.ResponseWriter, req *http.Request) (served bool) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead || !contentPath(req.URL.Path) {
+		return false
 	}
+	r, e := h.find(req.URL.Path, req.URL.RawQuery)
+	if e != nil {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			clear(w.Header())
+			served = false
+		}
+	}()
+	h.serve(w, req, r)
+	return true
+}
+
+// contentPath reports whether path is one of the content routes: /cv, /blog
+// or /blog/{slug}, as gin matches them.
+func contentPath(path string) bool {
+	if path == "/cv" || path == "/blog" {
+		return true
+	}
+	slug, ok := strings.CutPrefix(path, "/blog/")
+	return ok && slug != "" && strings.IndexByte(slug, '/') < 0
+}
+
+// find returns the resource a content path and query name in the current
+// snapshot, or the error to answer.
+func (h *Content) find(path, rawQuery string) (*cache.Resource, *Error) {
+	s := h.store.Load()
+	if !s.Ready() {
+		return nil, errNotReady
+	}
+	switch path {
+	case "/cv":
+		return s.CV.Root, nil
+	case "/blog":
+		n, ok := page(rawQuery)
+		switch {
+		case !ok:
+			return nil, errPageInvalid
+		case n > len(s.Blog.Pages):
+			return nil, errNoPage
+		}
+		return s.Blog.Pages[n-1], nil
+	}
+	if r, ok := s.Blog.Posts[strings.TrimPrefix(path, "/blog/")]; ok {
+		return r, nil
+	}
+	return nil, errNoPost
 }
 
 var (
@@ -107,26 +145,12 @@ func page(rawQuery string) (n int, ok bool) {
 	return 1, true
 }
 
-// Post answers GET /blog/{slug}.
-func (h *Content) Post(c *gin.Context) {
-	s := h.ready(c)
-	if s == nil {
-		return
-	}
-	if r, ok := s.Blog.Posts[c.Param("slug")]; ok {
-		h.serve(c, r)
-		return
-	}
-	fail(c, errNoPost)
-}
-
 var errNoPost = &Error{Status: http.StatusNotFound, Code: "post_not_found", Message: "no blog post has that slug"}
 
 // serve writes one resource: conditional requests answer 304, the best
 // encoding the client accepts is chosen, HEAD gets the headers only.
-func (h *Content) serve(c *gin.Context, r *cache.Resource) {
-	req := c.Request
-	hdr := c.Writer.Header()
+func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resource) {
+	hdr := w.Header()
 	hdr["Content-Type"] = hdrJSON
 	hdr["Cache-Control"] = hdrCacheControl
 	hdr["Vary"] = h.vary
@@ -137,16 +161,16 @@ func (h *Content) serve(c *gin.Context, r *cache.Resource) {
 	v := r.Variant(negotiate(req.Header["Accept-Encoding"]))
 	hdr["Etag"] = v.ETag
 	if notModified(req, r) {
-		c.Writer.WriteHeader(http.StatusNotModified)
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	hdr["Content-Length"] = v.ContentLength
 	if v.ContentEncoding != nil {
 		hdr["Content-Encoding"] = v.ContentEncoding
 	}
-	c.Writer.WriteHeader(http.StatusOK)
+	w.WriteHeader(http.StatusOK)
 	if req.Method != http.MethodHead {
-		c.Writer.Write(v.Body)
+		w.Write(v.Body)
 	}
 }
 

@@ -32,10 +32,11 @@ func init() {
 	gin.SetMode(gin.ReleaseMode)
 }
 
-// NewRouter builds the gin engine. No middleware runs on the content path but
-// panic recovery (a deferred call); no request logging there, by design: a
-// CDN or proxy in front logs reads, and the benchmark shows the cost.
-func NewRouter(d Deps) *gin.Engine {
+// NewRouter builds folio's HTTP handler: the content answers straight from
+// net/http (Content.ServeDirect), everything else, errors included, through
+// the gin engine. No request logging on the content path, by design: a CDN
+// or proxy in front logs reads, and the benchmark shows the cost.
+func NewRouter(d Deps) http.Handler {
 	log := d.Logger
 	if log == nil {
 		log = slog.Default()
@@ -53,9 +54,9 @@ func NewRouter(d Deps) *gin.Engine {
 
 	cors := NewCORS(d.CORS)
 	content := NewContent(d.Store, cors)
-	for path, h := range map[string]gin.HandlerFunc{"/cv": content.CV, "/blog": content.Blog, "/blog/:slug": content.Post} {
-		r.GET(path, h)
-		r.HEAD(path, h)
+	for _, path := range []string{"/cv", "/blog", "/blog/:slug"} {
+		r.GET(path, content.Serve)
+		r.HEAD(path, content.Serve)
 		r.OPTIONS(path, cors.Preflight)
 	}
 
@@ -87,7 +88,20 @@ func NewRouter(d Deps) *gin.Engine {
 			c.Data(http.StatusOK, "text/html; charset=utf-8", d.Dashboard)
 		})
 	}
-	return r
+	return contentFirst{content: content, engine: r}
+}
+
+// contentFirst answers the content routes' successful reads before gin: the
+// engine's context, routing and recovery cost more than the answer itself.
+type contentFirst struct {
+	content *Content
+	engine  *gin.Engine
+}
+
+func (h contentFirst) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if !h.content.ServeDirect(w, req) {
+		h.engine.ServeHTTP(w, req)
+	}
 }
 
 // discard swallows gin's own panic printing; the recovery func logs instead.
