@@ -191,9 +191,34 @@ func notModified(req *http.Request, r *cache.Resource) bool {
 	return false
 }
 
+// commonAcceptEncodings are Accept-Encoding values that browsers, CDNs and
+// load tools send verbatim; their choice is worked out once, here, by
+// negotiate itself, so that a request only compares strings.
+var commonAcceptEncodings = func() (t [6]struct {
+	value string
+	enc   cache.Encoding
+}) {
+	for i, v := range []string{"gzip", "gzip, deflate", "gzip, deflate, br", "gzip, deflate, br, zstd", "br", "br, gzip"} {
+		t[i].value, t[i].enc = v, parseAcceptEncoding([]string{v})
+	}
+	return t
+}()
+
 // negotiate picks brotli, then gzip, then identity from Accept-Encoding
 // values, honouring q=0 refusals and "*". It does not allocate.
 func negotiate(values []string) cache.Encoding {
+	if len(values) == 1 {
+		for _, c := range &commonAcceptEncodings {
+			if values[0] == c.value {
+				return c.enc
+			}
+		}
+	}
+	return parseAcceptEncoding(values)
+}
+
+// parseAcceptEncoding is negotiate for any Accept-Encoding values.
+func parseAcceptEncoding(values []string) cache.Encoding {
 	br, gz, star := -1, -1, -1 // -1 unspecified, 0 refused, 1 accepted
 	for _, v := range values {
 		for v != "" {
