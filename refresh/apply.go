@@ -72,7 +72,7 @@ func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *conte
 		}
 		c := fetched
 		if mode != Force {
-			j := l.rule.judge(served, fetched, now)
+			j := l.rule.judge(served, fetched, now, true)
 			if len(j.stale) > 0 {
 				c = j.apply(fetched)
 				a.Stale, a.Settled, why = j.stale, j.settled, j.why
@@ -150,7 +150,7 @@ func (l *Loader) Adopt(ctx context.Context, p *cache.Part) error {
 			return p, nil
 		}
 		src := p.Source()
-		j := l.rule.judge(served, src, now)
+		j := l.rule.judge(served, src, now, false)
 		if len(j.stale) == 0 {
 			return p, nil
 		}

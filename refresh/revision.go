@@ -114,7 +114,11 @@ type judgement struct {
 }
 
 // judge compares a fetch with the served part, entity by entity.
-func (r Rule) judge(served *cache.Part, fetched *contentful.Collection, now time.Time) judgement {
+//
+// missing says whether an entity the answer lacks can be stale (a fetch
+// from the Delivery API); a part another process built lacks what that
+// process decided to leave out.
+func (r Rule) judge(served *cache.Part, fetched *contentful.Collection, now time.Time, missing bool) judgement {
 	var j judgement
 	if served == nil {
 		return j
@@ -151,7 +155,7 @@ func (r Rule) judge(served *cache.Part, fetched *contentful.Collection, now time
 		j.order = append(j.order, it.ID)
 	}
 	for ref, m := range served.Marks {
-		if m.Gone || now.Sub(m.Since) >= r.Bound {
+		if !missing || m.Gone || now.Sub(m.Since) >= r.Bound {
 			continue
 		}
 		if _, ok := fetched.Entities[ref]; ok {
