@@ -161,11 +161,12 @@ var oracleRegressions = []int64{
 	911090239626,               // a reordered webhook (r3 after r4) settled r4
 	911090239608, 157876727486, // absence in a lagging answer taken as a removal
 	286235827347, 286235827369, // a late delete of the previous incarnation
-	447165009972, // an incremental index and entries from two CDN states
-	638304075228, // a late delete settled the re-created entry's publish
-	828227642259, // a removal of an entry never served was forgotten
-	105569503875, // a kept profile rendered the older incarnation of a post it links
-	105569503970, // a lagging index dropped a post just published
+	447165009972,               // an incremental index and entries from two CDN states
+	638304075228,               // a late delete settled the re-created entry's publish
+	828227642259,               // a removal of an entry never served was forgotten
+	105569503875,               // a kept profile rendered the older incarnation of a post it links
+	105569503970,               // a lagging index dropped a post just published
+	539887147621, 539887147625, // followers kept what the leader left out
 }
 
 var (
