@@ -385,13 +385,18 @@ func orMissing(err error) error {
 
 // input is one resource to encode: was (the resource at the same route
 // before, or nil) is kept when its bytes are body (nothing is compressed
-// again). Its Last-Modified is the latest updatedAt inside; on a first
-// build (no part before it in this process, first is true) at least the
-// build's time, because nothing records what an earlier process gave out.
+// again). Its Last-Modified is the latest updatedAt inside, never later
+// than now; on a first build (no part before it in this process, first is
+// true) the build's time, because nothing records what an earlier process
+// gave out, and every date it gave out was no later than its own now.
 // The Store moves it further forward where needed (validators.go).
 func input(was *Resource, body []byte, modified time.Time, first bool) ResourceInput {
-	if first || modified.IsZero() {
-		modified = latest(modified, time.Now())
+	now := time.Now()
+	if first || modified.IsZero() || modified.After(now) {
+		// A first build has no record of the dates an earlier process gave
+		// out, all of them no later than their own now; a date from
+		// Contentful ahead of this clock would be a date in the future.
+		modified = now
 	}
 	return ResourceInput{Body: body, Modified: modified, Was: was}
 }

@@ -9,15 +9,18 @@ import "time"
 //
 //   - a resource whose bytes are prev's at the same route is prev's
 //     resource, validators and all;
-//   - one whose bytes changed gets a Last-Modified after prev's at that route
-//     (the latest updatedAt inside can move back: an entry it linked was
-//     unpublished);
+//   - one whose bytes changed gets a Last-Modified no earlier than prev's
+//     at that route (the latest updatedAt inside can move back: an entry it
+//     linked was unpublished): now, when the content's own date is not
+//     later;
 //   - one at a route prev does not serve (a new or returning post, a new
-//     page) gets one after every date the collection gave out before
-//     (Part.Floor).
+//     page) gets one no earlier than every date the collection gave out
+//     before (Part.Floor).
 //
-// HTTP dates have whole seconds, so a step is at least one second. next is
-// not changed; the part returned is.
+// No date is later than now, so a restarted process, whose first build is
+// dated now, is never behind one given out before. HTTP dates have whole
+// seconds: bytes that change twice within one second keep one date (their
+// strong ETags differ). next is not changed; the part returned is.
 func forward(prev, next *Part) *Part {
 	out := *next
 	if prev == nil {
@@ -54,7 +57,10 @@ func step(before, after *Resource, floor time.Time, now time.Time) *Resource {
 	if after.ModTime().After(floor) {
 		return after
 	}
-	return after.withModTime(latest(now, floor.Add(time.Second)))
+	// Forward to now, never past it (RFC 9110 §8.8.2.1: no date later
+	// than the response's); bytes changed twice in one second keep the
+	// same date, which their strong ETags still tell apart.
+	return after.withModTime(latest(now, floor))
 }
 
 // highest is the latest Last-Modified a part gives out.

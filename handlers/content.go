@@ -121,6 +121,9 @@ var (
 	errNoPage      = &Error{Status: http.StatusNotFound, Code: "page_not_found", Message: "the blog has fewer pages; see \"pages\" on /blog"}
 )
 
+// maxPage is more pages than any blog has (1,000,000 posts of one a page).
+const maxPage = 1_000_000
+
 // page reads the page parameter of a raw query string: 1 when absent, ok
 // false when it is not a whole number from 1. It does not allocate.
 func page(rawQuery string) (n int, ok bool) {
@@ -131,14 +134,14 @@ func page(rawQuery string) (n int, ok bool) {
 		if key != "page" {
 			continue
 		}
-		if value == "" || len(value) > 6 {
+		if value == "" {
 			return 0, false
 		}
 		for _, d := range []byte(value) {
 			if d < '0' || d > '9' {
 				return 0, false
 			}
-			n = n*10 + int(d-'0')
+			n = min(n*10+int(d-'0'), maxPage) // past any blog's last page
 		}
 		return n, n >= 1
 	}

@@ -347,18 +347,19 @@ func TestBlogPages(t *testing.T) {
 	for path, want := range map[string]struct {
 		status, page, items int
 	}{
-		"/blog":               {200, 1, 5},
-		"/blog?page=1":        {200, 1, 5},
-		"/blog?page=3":        {200, 3, 2},
-		"/blog?v=123&page=2":  {200, 2, 5},
-		"/blog?utm_source=x":  {200, 1, 5},
-		"/blog?page=4":        {404, 0, 0},
-		"/blog?page=0":        {400, 0, 0},
-		"/blog?page=-1":       {400, 0, 0},
-		"/blog?page=two":      {400, 0, 0},
-		"/blog?page=":         {400, 0, 0},
-		"/blog?page=99999999": {400, 0, 0},
-		"/blog?page=2&page=1": {200, 2, 5},
+		"/blog":                              {200, 1, 5},
+		"/blog?page=1":                       {200, 1, 5},
+		"/blog?page=3":                       {200, 3, 2},
+		"/blog?v=123&page=2":                 {200, 2, 5},
+		"/blog?utm_source=x":                 {200, 1, 5},
+		"/blog?page=4":                       {404, 0, 0},
+		"/blog?page=0":                       {400, 0, 0},
+		"/blog?page=-1":                      {400, 0, 0},
+		"/blog?page=two":                     {400, 0, 0},
+		"/blog?page=":                        {400, 0, 0},
+		"/blog?page=99999999":                {404, 0, 0},
+		"/blog?page=99999999999999999999999": {404, 0, 0},
+		"/blog?page=2&page=1":                {200, 2, 5},
 	} {
 		w := do(h, "GET", path)
 		if w.Code != want.status {

@@ -99,10 +99,11 @@ func (in *Intake) Receive(ctx context.Context, d Delivery) (Receipt, error) {
 	}
 
 	// Contentful's idempotency key names one delivery; without it, one
-	// entity revision and action is one change.
+	// action on one revision of one incarnation is one change (an entry
+	// deleted and re-created starts again at revision 1).
 	key := d.IdempotencyKey
 	if key == "" {
-		key = fmt.Sprintf("%s:%s:%d", ch.Ref(), d.Topic.Action, ch.Revision)
+		key = fmt.Sprintf("%s:%s:%d:%s%s", ch.Ref(), d.Topic.Action, ch.Revision, ch.CreatedAt, ch.DeletedAt)
 	}
 	first, err := in.dedup.First(ctx, key)
 	if err != nil {
