@@ -212,9 +212,15 @@ type page struct {
 
 // getPage fetches one page of entries, retrying what may pass.
 func (c *Client) getPage(ctx context.Context, q url.Values) (*page, error) {
+	return c.getPageOf(ctx, "entries", q)
+}
+
+// getPageOf fetches one page of a collection endpoint ("entries" or
+// "assets"), retrying what may pass.
+func (c *Client) getPageOf(ctx context.Context, endpoint string, q url.Values) (*page, error) {
 	u := *c.base
 	u.Path = strings.TrimRight(u.Path, "/") + "/spaces/" + url.PathEscape(c.space) +
-		"/environments/" + url.PathEscape(c.env) + "/entries"
+		"/environments/" + url.PathEscape(c.env) + "/" + endpoint
 	u.RawQuery = q.Encode()
 	target := u.String()
 

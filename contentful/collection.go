@@ -113,9 +113,9 @@ func (c *Client) fetchOnce(ctx context.Context, q Query) (*Collection, error) {
 			if err != nil {
 				return nil, err
 			}
-			if e.Sys.Type == "Entry" && !seen[e.Sys.ID] {
-				seen[e.Sys.ID] = true
-				out.Items = append(out.Items, e.Sys.ID)
+			if e.Type == "Entry" && !seen[e.ID] {
+				seen[e.ID] = true
+				out.Items = append(out.Items, e.ID)
 			}
 		}
 		for _, raw := range slices.Concat(p.Includes.Entry, p.Includes.Asset) {
@@ -135,14 +135,18 @@ func (c *Client) fetchOnce(ctx context.Context, q Query) (*Collection, error) {
 }
 
 // keep checks one raw entity and adds it to c.Entities.
-func keep(c *Collection, raw json.RawMessage) (*entity, error) {
-	e, err := decodeEntity(raw)
+func keep(c *Collection, raw json.RawMessage) (*sdk.Sys, error) {
+	sys, err := sysOf(raw)
 	if err != nil {
 		return nil, err
 	}
+	ref := EntryRef(sys.ID)
+	if sys.Type == "Asset" {
+		ref = AssetRef(sys.ID)
+	}
 	// A copy, so the page's whole body is not held by one entity.
-	c.Entities[e.ref()] = Entity{Revision: e.Sys.Revision, CreatedAt: e.Sys.CreatedAt, Raw: bytes.Clone(raw)}
-	return e, nil
+	c.Entities[ref] = Entity{Revision: sys.Revision, CreatedAt: sys.CreatedAt, Raw: bytes.Clone(raw)}
+	return sys, nil
 }
 
 // values builds one page's query with the SDK's Query, keeping inside the
@@ -199,10 +203,10 @@ func NewCollection(items []json.RawMessage, includes ...json.RawMessage) (*Colle
 		if err != nil {
 			return nil, err
 		}
-		if e.Sys.Type != "Entry" {
-			return nil, fmt.Errorf("%w: item %s is not an entry", ErrMalformed, e.Sys.ID)
+		if e.Type != "Entry" {
+			return nil, fmt.Errorf("%w: item %s is not an entry", ErrMalformed, e.ID)
 		}
-		c.Items = append(c.Items, e.Sys.ID)
+		c.Items = append(c.Items, e.ID)
 	}
 	for _, raw := range includes {
 		if _, err := keep(c, raw); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -84,27 +85,81 @@ func (c *Client) indexOnce(ctx context.Context, q Query, stats *Collection) ([]I
 // idsPerRequest keeps a sys.id[in] query's URL short.
 const idsPerRequest = 100
 
-// Entries fetches entries by id, links included to ten levels, into c:
-// found entries become items (in no set order), everything returned
-// becomes entities. Ids the Delivery API does not return are not
-// published (or the CDN lags).
+// Entries fetches entries by id with their direct links (include=1) into
+// c: found entries become items (in no set order), everything returned
+// becomes entities. Ids the Delivery API does not return are not published
+// (or the CDN lags). Fill completes what deeper links need.
 func (c *Client) Entries(ctx context.Context, ids []string, into *Collection) error {
 	start := time.Now()
 	defer func() { into.Took += time.Since(start) }()
+	return c.byID(ctx, "entries", ids, into, 1, true)
+}
+
+func (c *Client) byID(ctx context.Context, endpoint string, ids []string, into *Collection, include int, asItems bool) error {
 	for chunk := range slices.Chunk(ids, idsPerRequest) {
 		v := url.Values{}
 		v.Set("sys.id[in]", strings.Join(chunk, ","))
-		if err := c.collect(ctx, v, into, true); err != nil {
+		if err := c.collect(ctx, endpoint, v, into, include, asItems); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// Fill fetches, by id, the entities that into's entities link and neither
+// into nor have holds, then what those link, for at most rounds levels:
+// what a render of a few fresh entities needs, at a request or two a
+// level, instead of a deep include that drags in half a blog. Entities the
+// Delivery API does not return are left out (their links render as null).
+func (c *Client) Fill(ctx context.Context, into *Collection, have func(Ref) bool, rounds int) error {
+	start := time.Now()
+	defer func() { into.Took += time.Since(start) }()
+	asked := map[Ref]bool{}
+	next := slices.Collect(maps.Keys(into.Entities))
+	for range rounds {
+		var entries, assets []string
+		for _, ref := range next {
+			links, err := into.Entities[ref].Links()
+			if err != nil {
+				continue
+			}
+			for _, l := range links {
+				if _, ok := into.Entities[l]; ok || asked[l] || have(l) {
+					continue
+				}
+				asked[l] = true
+				kind, id := kindAndID(l)
+				if kind == "Asset" {
+					assets = append(assets, id)
+				} else {
+					entries = append(entries, id)
+				}
+			}
+		}
+		if len(entries) == 0 && len(assets) == 0 {
+			return nil
+		}
+		before := maps.Clone(into.Entities)
+		if err := c.byID(ctx, "entries", entries, into, 0, false); err != nil {
+			return err
+		}
+		if err := c.byID(ctx, "assets", assets, into, 0, false); err != nil {
+			return err
+		}
+		next = next[:0]
+		for ref := range into.Entities {
+			if _, old := before[ref]; !old {
+				next = append(next, ref)
+			}
+		}
+	}
+	return nil
+}
+
 // LinksTo fetches the entries that link to an entity (the Delivery API's
-// links_to_entry or links_to_asset), links included to ten levels, into c
-// as entities: the entity itself comes back among the includes while it is
-// published and something links it.
+// links_to_entry or links_to_asset) with their direct links (include=1),
+// into c as entities: the entity itself comes back among the includes
+// while it is published and something links it.
 func (c *Client) LinksTo(ctx context.Context, ref Ref, into *Collection) error {
 	start := time.Now()
 	defer func() { into.Took += time.Since(start) }()
@@ -118,12 +173,13 @@ func (c *Client) LinksTo(ctx context.Context, ref Ref, into *Collection) error {
 	default:
 		return fmt.Errorf("contentful: no links to a %s", kind)
 	}
-	return c.collect(ctx, v, into, false)
+	return c.collect(ctx, "entries", v, into, 1, false)
 }
 
-// collect pages through one entries query, adding what it returns to into;
-// asItems makes the top-level entries items.
-func (c *Client) collect(ctx context.Context, v url.Values, into *Collection, asItems bool) error {
+// collect pages through one query of an endpoint ("entries", "assets"),
+// adding what it returns to into; asItems makes the top-level entries
+// items.
+func (c *Client) collect(ctx context.Context, endpoint string, v url.Values, into *Collection, include int, asItems bool) error {
 	if into.Entities == nil {
 		into.Entities = map[Ref]Entity{}
 	}
@@ -132,7 +188,9 @@ func (c *Client) collect(ctx context.Context, v url.Values, into *Collection, as
 		for k, vs := range v {
 			q[k] = vs
 		}
-		q.Set("include", strconv.Itoa(c.include))
+		if endpoint == "entries" {
+			q.Set("include", strconv.Itoa(include))
+		}
 		q.Set("limit", strconv.Itoa(maxLimit))
 		q.Set("order", "sys.id")
 		if skip > 0 {
@@ -141,7 +199,7 @@ func (c *Client) collect(ctx context.Context, v url.Values, into *Collection, as
 		if c.locale != "" {
 			q.Set("locale", c.locale)
 		}
-		p, err := c.getPage(ctx, q)
+		p, err := c.getPageOf(ctx, endpoint, q)
 		if err != nil {
 			return err
 		}
@@ -152,8 +210,8 @@ func (c *Client) collect(ctx context.Context, v url.Values, into *Collection, as
 			if err != nil {
 				return err
 			}
-			if asItems && e.Sys.Type == "Entry" && !slices.Contains(into.Items, e.Sys.ID) {
-				into.Items = append(into.Items, e.Sys.ID)
+			if asItems && e.Type == "Entry" && !slices.Contains(into.Items, e.ID) {
+				into.Items = append(into.Items, e.ID)
 			}
 		}
 		for _, raw := range slices.Concat(p.Includes.Entry, p.Includes.Asset) {

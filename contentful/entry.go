@@ -69,22 +69,46 @@ func decodeEntity(raw json.RawMessage) (*entity, error) {
 	if err := d.Decode(&e); err != nil {
 		return nil, fmt.Errorf("%w: entity: %v", ErrMalformed, err)
 	}
-	if e.Sys.ID == "" {
-		return nil, fmt.Errorf("%w: entity without sys.id", ErrMalformed)
-	}
-	switch e.Sys.Type {
-	case "Entry":
-		if e.Sys.ContentType == nil || e.Sys.ContentType.Sys == nil || e.Sys.ContentType.Sys.ID == "" {
-			return nil, fmt.Errorf("%w: entry %s without sys.contentType", ErrMalformed, e.Sys.ID)
-		}
-	case "Asset":
-	default:
-		return nil, fmt.Errorf("%w: entity %s has sys.type %q", ErrMalformed, e.Sys.ID, e.Sys.Type)
+	if err := checkSys(&e.Sys); err != nil {
+		return nil, err
 	}
 	if e.Fields == nil {
 		e.Fields = map[string]any{}
 	}
 	return &e, nil
+}
+
+// sysOf reads only an entity's sys, checked; the fields are scanned as JSON
+// but not decoded: a fetch keeps them raw and a render decodes what it
+// reaches.
+func sysOf(raw json.RawMessage) (*sdk.Sys, error) {
+	var e struct {
+		Sys    sdk.Sys         `json:"sys"`
+		Fields json.RawMessage `json:"fields"`
+	}
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, fmt.Errorf("%w: entity: %v", ErrMalformed, err)
+	}
+	if err := checkSys(&e.Sys); err != nil {
+		return nil, err
+	}
+	return &e.Sys, nil
+}
+
+func checkSys(s *sdk.Sys) error {
+	if s.ID == "" {
+		return fmt.Errorf("%w: entity without sys.id", ErrMalformed)
+	}
+	switch s.Type {
+	case "Entry":
+		if s.ContentType == nil || s.ContentType.Sys == nil || s.ContentType.Sys.ID == "" {
+			return fmt.Errorf("%w: entry %s without sys.contentType", ErrMalformed, s.ID)
+		}
+	case "Asset":
+	default:
+		return fmt.Errorf("%w: entity %s has sys.type %q", ErrMalformed, s.ID, s.Type)
+	}
+	return nil
 }
 
 func (e *entity) contentType() string { return e.Sys.ContentType.Sys.ID }

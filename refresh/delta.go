@@ -1,6 +1,7 @@
 package refresh
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -17,6 +18,7 @@ type DeltaFetcher interface {
 	Index(ctx context.Context, q contentful.Query, stats *contentful.Collection) ([]contentful.IndexEntry, error)
 	Entries(ctx context.Context, ids []string, into *contentful.Collection) error
 	LinksTo(ctx context.Context, ref contentful.Ref, into *contentful.Collection) error
+	Fill(ctx context.Context, into *contentful.Collection, have func(contentful.Ref) bool, rounds int) error
 }
 
 // maxDelta bounds the entities one incremental refresh fetches on their
@@ -90,6 +92,13 @@ func (l *Loader) fetchDelta(ctx context.Context, served *cache.Part, changed []c
 				delete(c.Entities, contentful.EntryRef(id))
 			}
 		}
+	}
+	// What the fresh entities link deeper than their direct links, and
+	// nothing serves yet: to the link depth, and a summary and its assets
+	// past it.
+	have := func(ref contentful.Ref) bool { _, ok := c.Entities[ref]; return ok }
+	if err := df.Fill(ctx, fresh, have, cmp.Or(l.cols.LinkDepth, contentful.DefaultLinkDepth)+2); err != nil {
+		return nil, true, err
 	}
 	// The index and the entries may come from different CDN edges. A post
 	// whose revision differs between them says the index's order may not

@@ -104,6 +104,10 @@ func (g *gate) LinksTo(ctx context.Context, ref contentful.Ref, into *contentful
 	return g.inner.(refresh.DeltaFetcher).LinksTo(ctx, ref, into)
 }
 
+func (g *gate) Fill(ctx context.Context, into *contentful.Collection, have func(contentful.Ref) bool, rounds int) error {
+	return g.inner.(refresh.DeltaFetcher).Fill(ctx, into, have, rounds)
+}
+
 type engineFixture struct {
 	t      *testing.T
 	api    *localapi.Server
