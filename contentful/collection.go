@@ -31,6 +31,11 @@ type Query struct {
 	// appended as a tie-breaker so that skip-based pages neither repeat nor
 	// drop entries.
 	Order string
+	// Shallow fetches the items without includes and then what they link,
+	// by id (Fill): for a collection whose items link each other (a blog's
+	// related posts), where every include level would bring most of the
+	// collection again with each page.
+	Shallow bool
 }
 
 // Collection is a fetched collection: its top-level entries in the
@@ -77,6 +82,9 @@ func (c *Client) Fetch(ctx context.Context, q Query) (*Collection, error) {
 			break
 		}
 		c.log.Info("contentful: collection changed while paging; starting over", "types", strings.Join(q.ContentTypes, ","))
+	}
+	if err == nil && q.Shallow {
+		err = c.Fill(ctx, out, func(Ref) bool { return false }, c.include)
 	}
 	if err != nil {
 		return nil, err
@@ -153,7 +161,11 @@ func keep(c *Collection, raw json.RawMessage) (*sdk.Sys, error) {
 // bounds where its Values() panics (include > 10, limit > 1000) and setting
 // skip ourselves because the SDK holds it in a uint16.
 func (c *Client) values(q Query, skip, limit int) url.Values {
-	sq := sdk.NewQuery().Include(uint16(c.include)).Limit(uint16(min(limit, maxLimit)))
+	include := c.include
+	if q.Shallow {
+		include = 0
+	}
+	sq := sdk.NewQuery().Include(uint16(include)).Limit(uint16(min(limit, maxLimit)))
 	if len(q.ContentTypes) == 1 {
 		sq.ContentType(q.ContentTypes[0])
 	} else {

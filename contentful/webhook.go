@@ -173,7 +173,12 @@ func WebhookBody(t Topic, c Change, now time.Time) []byte {
 	sys := map[string]any{
 		"type": c.Kind, "id": c.ID, "revision": c.Revision,
 		"space": link("Space", c.Space), "environment": link("Environment", c.Environment),
-		"createdAt": ts, "updatedAt": ts,
+		"updatedAt": ts,
+	}
+	if c.CreatedAt != "" {
+		// Only a known one: an invented createdAt would name another
+		// incarnation than the entry served.
+		sys["createdAt"] = c.CreatedAt
 	}
 	if c.ContentType != "" && c.Kind == "Entry" {
 		sys["contentType"] = link("ContentType", c.ContentType)

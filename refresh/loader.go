@@ -140,7 +140,9 @@ func (l *Loader) query(col cache.Collection) contentful.Query {
 	if col == cache.CV {
 		return contentful.Query{ContentTypes: l.cols.CVTypes, Order: l.cols.CVOrder}
 	}
-	return contentful.Query{ContentTypes: []string{l.cols.BlogType}, Order: l.cols.BlogOrder}
+	// Posts link posts: includes would bring most of the blog again with
+	// every page, so the blog's links are filled by id.
+	return contentful.Query{ContentTypes: []string{l.cols.BlogType}, Order: l.cols.BlogOrder, Shallow: true}
 }
 
 // RefreshAll refreshes every collection; it returns the first error after
