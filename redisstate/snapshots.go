@@ -15,9 +15,11 @@ import (
 )
 
 // partTTL keeps a superseded part readable for a while, so a replica that
-// read the pointer just before it moved still finds the part it names. The
-// current part has no expiry.
-const partTTL = time.Hour
+// read the pointer just before it moved still finds the part it names (a
+// read takes milliseconds; a minute is ample). The current part has no
+// expiry. A part of a 1,000-post blog is tens of megabytes, so an hour
+// of superseded parts under steady editing would fill Redis.
+const partTTL = time.Minute
 
 // publishScript writes a part and moves the collection's pointer to it in
 // one step, and only while the caller holds the leader lease: a leader that
