@@ -315,7 +315,7 @@ func changes(prev *Part, c *contentful.Collection) map[contentful.Ref]bool {
 	}
 	out := map[contentful.Ref]bool{}
 	for ref, e := range c.Entities {
-		if was, ok := prev.Entities[ref]; !ok || !bytes.Equal(was.Raw, e.Raw) {
+		if was, ok := prev.Entities[ref]; !ok || was.Hash() != e.Hash() {
 			out[ref] = true
 		}
 	}
@@ -327,14 +327,14 @@ func changes(prev *Part, c *contentful.Collection) map[contentful.Ref]bool {
 	return out
 }
 
-// reachable keeps the entities a part's renders reached: what a later
-// build may render again. The rest (includes nothing links any more, other
-// collections' entries that came along) would only take memory.
+// reachable keeps the entities a part's renders reached, packed: what a
+// later build may render again. The rest (includes nothing links any more,
+// other collections' entries that came along) would only take memory.
 func reachable(ents map[contentful.Ref]contentful.Entity, refs map[contentful.Ref]int) map[contentful.Ref]contentful.Entity {
 	out := make(map[contentful.Ref]contentful.Entity, len(refs))
 	for ref := range refs {
 		if e, ok := ents[ref]; ok {
-			out[ref] = e
+			out[ref] = e.Pack()
 		}
 	}
 	return out

@@ -2,14 +2,18 @@ package contentful
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sdk "github.com/contentful-labs/contentful-go"
@@ -63,7 +67,66 @@ type Entity struct {
 	// the entity (an entry deleted and re-created with the same id has a
 	// new createdAt and starts again at revision 1).
 	CreatedAt string
-	Raw       []byte
+	// Raw is the entity's JSON, deflated when Packed (Pack): a served part
+	// keeps thousands of entities for the renders to come, and JSON
+	// deflates to about a quarter. Read it with JSON.
+	Raw    []byte
+	Packed bool
+	// Sum is a hash of the JSON (FNV-1a), set by a fetch: what a later
+	// build compares to find what changed (Hash computes it when unset).
+	Sum uint64
+}
+
+// JSON returns the entity's JSON, inflating it when packed; it fails with
+// ErrMalformed when packed bytes do not inflate.
+func (e Entity) JSON() ([]byte, error) {
+	if !e.Packed {
+		return e.Raw, nil
+	}
+	b, err := io.ReadAll(flate.NewReader(bytes.NewReader(e.Raw)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: packed entity: %v", ErrMalformed, err)
+	}
+	return b, nil
+}
+
+// Pack returns the entity with its JSON deflated (fastest level), Sum set.
+func (e Entity) Pack() Entity {
+	if e.Packed {
+		return e
+	}
+	e.Sum = e.Hash()
+	var buf bytes.Buffer
+	w := packers.Get().(*flate.Writer) // a writer's state is ~600 KB: reuse it
+	w.Reset(&buf)
+	w.Write(e.Raw)
+	w.Close()
+	packers.Put(w)
+	e.Raw, e.Packed = bytes.Clone(buf.Bytes()), true
+	return e
+}
+
+var packers = sync.Pool{New: func() any {
+	w, _ := flate.NewWriter(nil, flate.BestSpeed) // the level is valid
+	return w
+}}
+
+// Hash is Sum, computed from the JSON when unset.
+func (e Entity) Hash() uint64 {
+	if e.Sum != 0 {
+		return e.Sum
+	}
+	b, err := e.JSON()
+	if err != nil {
+		return 0
+	}
+	return sumOf(b)
+}
+
+func sumOf(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
 }
 
 // Fetch reads a whole collection: all pages, all content types of the query in
@@ -153,7 +216,7 @@ func keep(c *Collection, raw json.RawMessage) (*sdk.Sys, error) {
 		ref = AssetRef(sys.ID)
 	}
 	// A copy, so the page's whole body is not held by one entity.
-	c.Entities[ref] = Entity{Revision: sys.Revision, CreatedAt: sys.CreatedAt, Raw: bytes.Clone(raw)}
+	c.Entities[ref] = Entity{Revision: sys.Revision, CreatedAt: sys.CreatedAt, Raw: bytes.Clone(raw), Sum: sumOf(raw)}
 	return sys, nil
 }
 
@@ -232,7 +295,11 @@ func NewCollection(items []json.RawMessage, includes ...json.RawMessage) (*Colle
 // fields, arrays of links, rich-text data.target alike), each once; it
 // fails with ErrMalformed when the raw JSON is not an entity.
 func (e Entity) Links() ([]Ref, error) {
-	d, err := decodeEntity(e.Raw)
+	b, err := e.JSON()
+	if err != nil {
+		return nil, err
+	}
+	d, err := decodeEntity(b)
 	if err != nil {
 		return nil, err
 	}

@@ -61,7 +61,11 @@ func (r *Renderer) lookup(ref Ref) (*entity, error) {
 	if !ok {
 		return nil, nil
 	}
-	e, err := decodeEntity(raw.Raw)
+	b, err := raw.JSON()
+	if err != nil {
+		return nil, err
+	}
+	e, err := decodeEntity(b)
 	if err != nil {
 		return nil, err
 	}

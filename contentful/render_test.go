@@ -106,3 +106,37 @@ func TestRenderMissingAndMalformed(t *testing.T) {
 		t.Fatal("a malformed linked entity rendered")
 	}
 }
+
+// TestPackedEntitiesRender: a served part keeps its entities deflated; they
+// render, link and hash as the plain ones do.
+func TestPackedEntitiesRender(t *testing.T) {
+	c := mustCollection(t, []json.RawMessage{entry("p", "blogPost", 1, `{"slug":"p","author":`+link("Entry", "ada")+`}`)},
+		entry("ada", "author", 2, `{"name":"Ada"}`))
+	packed := map[Ref]Entity{}
+	for ref, e := range c.Entities {
+		p := e.Pack()
+		if !p.Packed || p.Hash() != e.Hash() || len(p.Raw) == 0 {
+			t.Fatalf("%s: packed %+v", ref, p)
+		}
+		if b, err := p.JSON(); err != nil || string(b) != string(e.Raw) {
+			t.Fatalf("%s: unpacked %q, %v", ref, b, err)
+		}
+		packed[ref] = p
+	}
+	plain, _ := NewRenderer(c.Entities, RenderOptions{}).Begin().Full("p")
+	fromPacked, err := NewRenderer(packed, RenderOptions{}).Begin().Full("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(plain)
+	b, _ := json.Marshal(fromPacked)
+	if string(a) != string(b) {
+		t.Fatalf("packed entities render otherwise:\n%s\n%s", a, b)
+	}
+	if links, err := packed["Entry:p"].Links(); err != nil || len(links) != 1 || links[0] != "Entry:ada" {
+		t.Fatalf("links of a packed entity: %v %v", links, err)
+	}
+	if _, err := (Entity{Raw: []byte("not deflate"), Packed: true}).JSON(); err == nil {
+		t.Fatal("garbage inflated")
+	}
+}
