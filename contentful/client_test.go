@@ -414,3 +414,33 @@ func TestRetries(t *testing.T) {
 		}
 	})
 }
+
+// TestShallowFetch: a shallow fetch asks for no includes (include=0, which
+// the SDK would leave out: the API's default is 1) and fills the links by
+// id, so the collection renders as a deep fetch does.
+func TestShallowFetch(t *testing.T) {
+	api, c, _ := newAPI(t)
+	put(t, api,
+		entry("a", "blogPost", 1, `{"slug":"a","author":`+link("Entry", "ada")+`,"next":`+link("Entry", "b")+`}`),
+		entry("b", "blogPost", 1, `{"slug":"b"}`),
+		entry("ada", "author", 2, `{"name":"Ada","avatar":`+link("Asset", "pic")+`}`),
+		json.RawMessage(`{"sys":{"type":"Asset","id":"pic","revision":4},"fields":{"title":"Pic"}}`),
+	)
+	deep, err := c.Fetch(context.Background(), Query{ContentTypes: []string{"blogPost"}, Order: "sys.id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Reset()
+	shallow, err := c.Fetch(context.Background(), Query{ContentTypes: []string{"blogPost"}, Order: "sys.id", Shallow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := api.Requests()[0].Query.Get("include"); got != "0" {
+		t.Fatalf("a shallow fetch asked for include=%q", got)
+	}
+	d, _ := json.Marshal(entries(t, deep))
+	s, _ := json.Marshal(entries(t, shallow))
+	if string(d) != string(s) {
+		t.Fatalf("a shallow fetch renders otherwise:\n%s\n%s", s, d)
+	}
+}

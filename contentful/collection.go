@@ -242,6 +242,8 @@ func (c *Client) values(q Query, skip, limit int) url.Values {
 		sq.Locale(c.locale)
 	}
 	v := sq.Values()
+	// The SDK leaves include=0 out, and the Delivery API's default is 1.
+	v.Set("include", strconv.Itoa(include))
 	if skip > 0 {
 		v.Set("skip", strconv.Itoa(skip))
 	}
