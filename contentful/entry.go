@@ -60,6 +60,8 @@ func AssetRef(id string) Ref { return Ref("Asset:" + id) }
 type entity struct {
 	Sys    sdk.Sys        `json:"sys"`
 	Fields map[string]any `json:"fields"`
+	// trimmed marks a decoded entity cut to its summary fields.
+	trimmed bool
 }
 
 func decodeEntity(raw json.RawMessage) (*entity, error) {

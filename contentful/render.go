@@ -53,8 +53,13 @@ func NewRenderer(ents map[Ref]Entity, opts RenderOptions) *Renderer {
 }
 
 // lookup decodes the entity ref names, or returns nil when ents lacks it.
-func (r *Renderer) lookup(ref Ref) (*entity, error) {
-	if e, ok := r.decoded[ref]; ok {
+// What it decodes it keeps for the renders to come, except that of an
+// entry of the summary type it keeps only the summary fields: wherever such
+// an entry is linked it renders as a summary (or a stub), and a blog's
+// posts, whole, would be most of the collection decoded at once. full asks
+// for the whole entity (a top-level render).
+func (r *Renderer) lookup(ref Ref, full bool) (*entity, error) {
+	if e, ok := r.decoded[ref]; ok && (!full || !e.trimmed) {
 		return e, nil
 	}
 	raw, ok := r.ents[ref]
@@ -69,7 +74,19 @@ func (r *Renderer) lookup(ref Ref) (*entity, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.decoded[ref] = e
+	if e.Sys.Type == "Entry" && e.contentType() == r.opts.SummaryType {
+		t := *e
+		t.Fields = make(map[string]any, len(r.opts.SummaryFields))
+		for _, f := range r.opts.SummaryFields {
+			if v, ok := e.Fields[f]; ok {
+				t.Fields[f] = v
+			}
+		}
+		t.trimmed = true
+		r.decoded[ref] = &t
+	} else {
+		r.decoded[ref] = e
+	}
 	return e, nil
 }
 
@@ -95,7 +112,7 @@ func (r *Renderer) Begin() *Rendering {
 // nil when the entities lack the entry, and ErrMalformed for an entity
 // that does not decode.
 func (g *Rendering) Full(id string) (*Entry, error) {
-	e, err := g.r.lookup(EntryRef(id))
+	e, err := g.r.lookup(EntryRef(id), true)
 	if e == nil || err != nil {
 		return nil, err
 	}
@@ -105,7 +122,7 @@ func (g *Rendering) Full(id string) (*Entry, error) {
 
 // Summary renders an entry as a summary (RenderOptions.SummaryFields).
 func (g *Rendering) Summary(id string) (*Entry, error) {
-	e, err := g.r.lookup(EntryRef(id))
+	e, err := g.r.lookup(EntryRef(id), false)
 	if e == nil || err != nil {
 		return nil, err
 	}
@@ -179,7 +196,7 @@ func (g *Rendering) link(linkType, id string, depth int, inSummary bool, modifie
 		// content: keep them as Contentful wrote them.
 		return map[string]any{"sys": map[string]any{"type": "Link", "linkType": linkType, "id": id}}
 	}
-	e, err := g.r.lookup(ref)
+	e, err := g.r.lookup(ref, false)
 	if err != nil && g.err == nil {
 		g.err = err
 	}
