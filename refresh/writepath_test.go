@@ -454,7 +454,7 @@ func TestMissingFromALaggingAnswerIsNotRemoved(t *testing.T) {
 		t.Fatal("a post missing from a lagging answer was taken down")
 	}
 	list := string(f.store.Load().Blog.Root.Body())
-	if strings.Index(list, `"id":"b"`) < 0 || strings.Index(before, `"id":"b"`) < 0 {
+	if !strings.Contains(list, `"id":"b"`) || !strings.Contains(before, `"id":"b"`) {
 		t.Fatalf("b left the list: %s", list)
 	}
 	start := f.clock.Now()
