@@ -394,13 +394,20 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, r
 		}
 		return
 	}
+	// A link left unresolved to an entity a webhook said was published
+	// within the bound is a lagging answer too (the entity may have been
+	// settled before anything linked it).
+	settled, again := applied.Settled, len(applied.Stale) > 0
+	if by, ok := e.awaited(applied.Snapshot.Part(w.col), now); ok {
+		settled, again = latest(settled, by), true
+	}
 	w.mu.Lock()
-	if len(applied.Stale) > 0 {
+	if again {
 		w.rechecks++
 		// Poll with backoff, but no later than the moment the lag bound
 		// settles every stale entity.
-		w.recheck = earliest(now.Add(e.backoff(w.rechecks)), applied.Settled.Add(settleMargin))
-		e.log.Info("collection kept stale entities' served versions; fetching it again", "collection", string(w.col),
+		w.recheck = earliest(now.Add(e.backoff(w.rechecks)), settled.Add(settleMargin))
+		e.log.Info("collection kept stale entities, or links what is not served yet; fetching it again", "collection", string(w.col),
 			"at", w.recheck.UTC().Format(time.RFC3339Nano), "recheck", w.rechecks)
 	} else {
 		w.rechecks, w.recheck = 0, time.Time{} // nothing stale is left to settle
@@ -429,6 +436,27 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, r
 		})
 		w.requeue(t)
 	}
+}
+
+// awaited reports whether part links, unresolved, an entity a publish
+// webhook named within the lag bound, and when that bound ends.
+func (e *Engine) awaited(part *cache.Part, now time.Time) (until time.Time, ok bool) {
+	if part == nil {
+		return time.Time{}, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for ref, rev := range part.Refs {
+		if rev != 0 {
+			continue
+		}
+		for _, s := range e.recent[ref] {
+			if !s.ev.Action.Removes() && now.Sub(s.ev.ReceivedAt) < e.opts.WaitBound {
+				until, ok = latest(until, s.ev.ReceivedAt.Add(e.opts.WaitBound)), true
+			}
+		}
+	}
+	return until, ok
 }
 
 func (w *worker) scheduleRecheck(at time.Time) {

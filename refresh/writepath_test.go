@@ -463,3 +463,28 @@ func TestMissingFromALaggingAnswerIsNotRemoved(t *testing.T) {
 		t.Fatalf("gone after %s, within the bound", f.clock.Now().Sub(start))
 	}
 }
+
+// TestLinkToAnAssetPublishedBeforeItWasLinked: an asset is published (its
+// webhook settles at once: nothing links it yet), then a post that links it
+// is served from a lagging answer that lacks the asset. The unresolved link
+// to what a webhook said was published keeps the collection polling until
+// the asset is served.
+func TestLinkToAnAssetPublishedBeforeItWasLinked(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("q", 1, "Q"))
+	asset := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Asset.publish", Action: contentful.Publish,
+		Entity: contentful.AssetRef("hero"), Revision: 1, Collections: []cache.Collection{cache.Blog}, ReceivedAt: f.clock.Now()}
+	f.events <- asset
+	if r := f.finalOf(asset.ID); r.Outcome != refresh.Done {
+		t.Fatalf("asset: %+v", r)
+	}
+	if err := f.api.Put(postLinking("p", 1, "P", "hero")); err != nil { // the lagging edge has the post, not the asset
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("p", 1, cache.Blog).ID); r.Outcome != refresh.Done || !strings.Contains(f.post("p"), `"hero":null`) {
+		t.Fatalf("post: %+v %s", r, f.post("p"))
+	}
+	if err := f.api.Put(assetAt("hero", 1, "Hero")); err != nil {
+		t.Fatal(err)
+	}
+	f.until("the asset is served once the CDN has it", func() bool { return strings.Contains(f.post("p"), `"title":"Hero"`) })
+}
