@@ -34,9 +34,13 @@ type partWire struct {
 	Floor      time.Time
 }
 
+// resourceWire is one route's resource: its bytes (MarshalBinary), or
+// only its Hash when the bytes are stored apart (MarshalMeta). Modified is
+// the route's own date: resources with the same bytes can carry others.
 type resourceWire struct {
 	Identity, Gzip, Brotli []byte
 	Modified               time.Time
+	Hash                   string
 }
 
 // MarshalBinary encodes the part for storage.

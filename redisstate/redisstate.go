@@ -96,6 +96,9 @@ type State struct {
 	lossT      time.Time                   // when this process last found Redis's data lost
 	marker     string                      // the marker value this process last saw; "" before the first look
 	versions   map[cache.Collection]string // what this process holds
+	// held indexes by hash the resources of the part this process last
+	// wrote or loaded, per collection: a load fetches only the others.
+	held map[cache.Collection]map[string]*cache.Resource
 }
 
 // keys are folio's Redis keys. Each group shares a hash tag, so the keys a
@@ -106,6 +109,17 @@ type keys struct {
 
 func (k keys) part(col, version string) string {
 	return k.current[:len(k.current)-len("current")] + "part:" + col + ":" + version
+}
+
+// res names the blob of one resource of a collection by its hash ("" for
+// the prefix of them all).
+func (k keys) res(col, hash string) string {
+	return k.current[:len(k.current)-len("current")] + "res:" + col + ":" + hash
+}
+
+// live names the set of the hashes the collection's current part names.
+func (k keys) live(col string) string {
+	return k.current[:len(k.current)-len("current")] + "live:" + col
 }
 
 // New connects lazily: it fails only on a URL that can never work, never

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,29 +20,65 @@ import (
 // partTTL keeps a superseded part readable for a while, so a replica that
 // read the pointer just before it moved still finds the part it names (a
 // read takes milliseconds; a minute is ample). The current part has no
-// expiry. A part of a 1,000-post blog is tens of megabytes, so an hour
-// of superseded parts under steady editing would fill Redis.
+// expiry, nor have the resource blobs it names; the blobs only the
+// superseded part named expire with it.
 const partTTL = time.Minute
 
-// publishScript writes a part and moves the collection's pointer to it in
-// one step, and only while the caller holds the leader lease: a leader that
-// paused past its lease cannot overwrite a newer leader's snapshot. It does
-// not compare versions: one leader writes, one worker per collection, and
-// what it writes last is what followers serve. The part is written with an
-// expiry that is removed once the pointer names it, so a write that fails
-// half-way (OOM) leaves nothing that lasts; the part it replaces starts to
-// expire. All keys share the {snapshot} hash tag.
-// KEYS: lease, current, part. ARGV: owner, collection, version, bytes, ttl
-// (seconds), the key prefix of this collection's parts.
+// A part is stored content-addressed: a small meta record under
+// part:<collection>:<version> (cache.Part.MarshalMeta: everything but the
+// resources' bytes; each route names its resource's hash and keeps its own
+// Last-Modified) and one blob per distinct resource under
+// res:<collection>:<hash> (identity, gzip and brotli bytes), shared by every
+// version that serves those bytes. A one-post change writes one blob and
+// the meta; a follower reads the meta and the blobs it does not hold. The
+// set live:<collection> lists the hashes the current part names, so the
+// next publish knows which blobs it drops.
+
+// publishScript moves a collection to a new part in one step, and only
+// while the caller holds the leader lease: a leader that paused past its
+// lease cannot overwrite a newer leader's snapshot. It does not compare
+// versions: one leader writes, one worker per collection, and what it
+// writes last is what followers serve. Every blob the part names must be
+// there (the caller wrote the missing ones, with an expiry): if one is not
+// (it expired or Redis lost its data meanwhile) nothing changes and it
+// returns -1. The meta is written with an expiry that is removed once the
+// pointer names it, so a write that fails half-way (OOM) leaves nothing
+// that lasts; the blobs it names lose their expiry; the part it replaces,
+// and the blobs only that part named, start to expire. All keys share the
+// {snapshot} hash tag (the blobs' keys are built from their prefix and
+// hashes, to keep a save of thousands of resources small, as the replaced
+// part's key is).
+// KEYS: lease, current, part, live. ARGV: owner, collection, version, meta
+// bytes, ttl (seconds), the key prefix of this collection's parts, that of
+// its blobs, then the hashes the part names.
 var publishScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 8, #ARGV do
+  if redis.call('EXISTS', ARGV[7] .. ARGV[i]) == 0 then return -1 end
+end
 local old = redis.call('HGET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5])
+local names = {}
+for i = 8, #ARGV do
+  redis.call('PERSIST', ARGV[7] .. ARGV[i])
+  names[ARGV[i]] = true
+end
+for _, h in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  if not names[h] then redis.call('EXPIRE', ARGV[7] .. h, ARGV[5]) end
+end
+redis.call('DEL', KEYS[4])
+for i = 8, #ARGV, 500 do
+  redis.call('SADD', KEYS[4], unpack(ARGV, i, math.min(i + 499, #ARGV)))
+end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('PERSIST', KEYS[3])
 if old and old ~= ARGV[3] then redis.call('EXPIRE', ARGV[6] .. old, ARGV[5]) end
 return 1
 `)
+
+// errBlobGone: a blob the part names went between the check and the
+// publish (it expired, or Redis lost its data).
+var errBlobGone = errors.New("redisstate: a resource blob went before the part was published")
 
 // ErrNotLeader means the part was not written: another process leads. It
 // wraps refresh.ErrNotStored, so the refresh side leaves the event for the
@@ -69,30 +108,102 @@ func (s *State) SavePart(ctx context.Context, p *cache.Part) error {
 	if !s.leader.Load() {
 		return ErrNotLeader
 	}
-	b, err := p.MarshalBinary()
+	meta, err := p.MarshalMeta()
 	if err != nil {
 		return err
 	}
-	// A part can be megabytes: give the write time in proportion.
-	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout+time.Duration(len(b)>>20)*time.Second)
-	defer cancel()
-	version := newVersion()
+	res := p.Resources()
+	hashes := slices.Sorted(maps.Keys(res))
 	col := string(p.Collection)
-	ok, err := publishScript.Run(ctx, s.rdb, []string{s.keys.lease, s.keys.current, s.keys.part(col, version)},
-		s.id, col, version, b, int(partTTL.Seconds()), s.keys.part(col, "")).Int()
-	if s.note(err) != nil {
+	var version string
+	var written, blobs int
+	for range 2 { // once more if a blob went meanwhile
+		version, written, blobs, err = s.publish(ctx, p, meta, res, hashes)
+		if !errors.Is(err, errBlobGone) {
+			break
+		}
+	}
+	if errors.Is(err, ErrNotLeader) || errors.Is(err, errBlobGone) {
+		return err
+	}
+	if err != nil {
 		return fmt.Errorf("redisstate: saving %s: %w", p.Collection, err)
 	}
-	if ok == 0 {
+	s.note(s.rdb.Publish(ctx, s.keys.updates, col+":"+version).Err())
+	s.log.Info("redis: snapshot saved", "collection", col, "version", version,
+		"bytes", written, "blobs_written", blobs, "blobs", len(hashes))
+	return nil
+}
+
+// publish writes the blobs of p that Redis lacks (with an expiry the
+// publish removes), then the meta under a new version and moves the
+// pointer. It returns the version and the bytes and blobs written.
+func (s *State) publish(ctx context.Context, p *cache.Part, meta []byte, res map[string]*cache.Resource, hashes []string) (string, int, int, error) {
+	col := string(p.Collection)
+	keys := make([]string, len(hashes))
+	for i, h := range hashes {
+		keys[i] = s.keys.res(col, h)
+	}
+	cctx, cancel := s.ctx(ctx)
+	exists := make([]*redis.IntCmd, len(keys))
+	_, err := s.rdb.Pipelined(cctx, func(pl redis.Pipeliner) error {
+		for i, k := range keys {
+			exists[i] = pl.Exists(cctx, k)
+		}
+		return nil
+	})
+	cancel()
+	if s.note(err) != nil {
+		return "", 0, 0, err
+	}
+	var missing []int
+	written := len(meta)
+	for i, c := range exists {
+		if c.Val() == 0 {
+			missing = append(missing, i)
+			written += res[hashes[i]].Size() * 3 // bounded by three forms
+		}
+	}
+	// Blobs can be megabytes: give the write time in proportion.
+	wctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout+time.Duration(written>>20)*time.Second)
+	defer cancel()
+	written = len(meta)
+	if len(missing) > 0 {
+		_, err = s.rdb.Pipelined(wctx, func(pl redis.Pipeliner) error {
+			for _, i := range missing {
+				b := res[hashes[i]].MarshalBlob()
+				written += len(b)
+				pl.Set(wctx, keys[i], b, partTTL)
+			}
+			return nil
+		})
+		if s.note(err) != nil {
+			return "", 0, 0, err
+		}
+	}
+	version := newVersion()
+	args := make([]any, 0, 7+len(hashes))
+	args = append(args, s.id, col, version, meta, int(partTTL.Seconds()), s.keys.part(col, ""), s.keys.res(col, ""))
+	for _, h := range hashes {
+		args = append(args, h)
+	}
+	ok, err := publishScript.Run(wctx, s.rdb, []string{s.keys.lease, s.keys.current, s.keys.part(col, version), s.keys.live(col)},
+		args...).Int()
+	if s.note(err) != nil {
+		return "", 0, 0, err
+	}
+	switch ok {
+	case 0:
 		s.leader.Store(false)
-		return ErrNotLeader
+		return "", 0, 0, ErrNotLeader
+	case -1:
+		return "", 0, 0, errBlobGone
 	}
 	s.installMu.Lock()
 	s.hold(p.Collection, version)
+	s.keep(p.Collection, res)
 	s.installMu.Unlock()
-	s.note(s.rdb.Publish(ctx, s.keys.updates, col+":"+version).Err())
-	s.log.Info("redis: snapshot saved", "collection", col, "version", version, "bytes", len(b))
-	return nil
+	return version, written, len(missing), nil
 }
 
 // Versions returns the current version of each collection in Redis.
@@ -110,7 +221,10 @@ func (s *State) Versions(ctx context.Context) (map[cache.Collection]string, erro
 	return out, nil
 }
 
-// LoadPart reads one stored version of a collection.
+// LoadPart reads one stored version of a collection: its meta, then the
+// blobs of the resources this process does not hold already (from the part
+// it last wrote or loaded). A blob that is not there (Redis lost it) makes
+// the part unloadable for now: an error.
 func (s *State) LoadPart(ctx context.Context, col cache.Collection, version string) (*cache.Part, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -118,14 +232,44 @@ func (s *State) LoadPart(ctx context.Context, col cache.Collection, version stri
 	if s.note(err) != nil {
 		return nil, err
 	}
-	p, err := cache.UnmarshalPart(b)
+	m, err := cache.UnmarshalMeta(b)
 	if err != nil {
 		return nil, err
 	}
-	if p.Collection != col {
-		return nil, fmt.Errorf("%w: %s stored under %s", cache.ErrCorrupt, p.Collection, col)
+	if m.Collection() != col {
+		return nil, fmt.Errorf("%w: %s stored under %s", cache.ErrCorrupt, m.Collection(), col)
 	}
-	return p, nil
+	s.mu.Lock()
+	held := s.held[col]
+	s.mu.Unlock()
+	got := map[string]*cache.Resource{}
+	var keys, want []string
+	for _, h := range m.Hashes() {
+		if r := held[h]; r != nil {
+			got[h] = r
+			continue
+		}
+		keys = append(keys, s.keys.res(string(col), h))
+		want = append(want, h)
+	}
+	if len(keys) > 0 {
+		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		if s.note(err) != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			str, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("redisstate: %s version %s: the blob of resource %s is gone", col, version, want[i])
+			}
+			r, err := cache.UnmarshalBlob(want[i], []byte(str))
+			if err != nil {
+				return nil, err
+			}
+			got[want[i]] = r
+		}
+	}
+	return m.Part(func(h string) *cache.Resource { return got[h] })
 }
 
 // Follow keeps this process in step with the snapshots the leader stores
@@ -163,6 +307,7 @@ func (s *State) Follow(ctx context.Context, interval time.Duration, install func
 			if s.holds(col) == held && !s.leader.Load() {
 				install(p)
 				s.hold(col, v)
+				s.keep(col, p.Resources())
 			}
 			s.installMu.Unlock()
 		}
@@ -201,6 +346,17 @@ func (s *State) hold(col cache.Collection, version string) {
 		s.versions = map[cache.Collection]string{}
 	}
 	s.versions[col] = version
+}
+
+// keep records the resources, by hash, of the part of col this process
+// holds, for the next load to reuse.
+func (s *State) keep(col cache.Collection, res map[string]*cache.Resource) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held == nil {
+		s.held = map[cache.Collection]map[string]*cache.Resource{}
+	}
+	s.held[col] = res
 }
 
 // holds returns the version of col this process holds, "" if none.
