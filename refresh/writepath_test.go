@@ -245,15 +245,7 @@ func TestEarlierIncarnationIsStale(t *testing.T) {
 // it back: the unpublish webhook said it went at revision 2.
 func TestRemovalWebhookInformsTheRule(t *testing.T) {
 	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("p", 1, "One"))
-	if err := f.api.Put(profileLinking("Ada", 2, "p")); err != nil {
-		t.Fatal(err)
-	}
-	prof := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
-		Entity: contentful.EntryRef("me"), ContentType: "profile", Revision: 2, ReceivedAt: f.clock.Now()}
-	f.events <- prof
-	if r := f.finalOf(prof.ID); r.Outcome != refresh.Done {
-		t.Fatalf("profile: %+v", r)
-	}
+	f.publishProfileLinking(2, "p")
 	f.api.Delete("p")
 	unpub := f.unpublish("p", 2)
 	if r := f.finalOf(unpub.ID); r.Outcome != refresh.Done {
@@ -405,15 +397,7 @@ func TestRemovalOfAnEntryNeverServed(t *testing.T) {
 // absences say nothing of the newer state kept.
 func TestKeptEntityKeepsWhatItLinks(t *testing.T) {
 	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, postCreated("p", 1, "New incarnation", "2026-06-01T00:00:10Z"))
-	if err := f.api.Put(profileLinking("Ada", 3, "p")); err != nil {
-		t.Fatal(err)
-	}
-	prof := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
-		Entity: contentful.EntryRef("me"), ContentType: "profile", Revision: 3, ReceivedAt: f.clock.Now()}
-	f.events <- prof
-	if r := f.finalOf(prof.ID); r.Outcome != refresh.Done {
-		t.Fatalf("profile: %+v", r)
-	}
+	f.publishProfileLinking(3, "p")
 	// The lagging edge: profile at revision 1, no post.
 	if err := f.api.Put(profileLinking("Ada", 1)); err != nil {
 		t.Fatal(err)
@@ -487,4 +471,19 @@ func TestLinkToAnAssetPublishedBeforeItWasLinked(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.until("the asset is served once the CDN has it", func() bool { return strings.Contains(f.post("p"), `"title":"Hero"`) })
+}
+
+// publishProfileLinking publishes the profile at rev, linking the posts,
+// and waits until its event is done.
+func (f *engineFixture) publishProfileLinking(rev int, posts ...string) {
+	f.t.Helper()
+	if err := f.api.Put(profileLinking("Ada", rev, posts...)); err != nil {
+		f.t.Fatal(err)
+	}
+	prof := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
+		Entity: contentful.EntryRef("me"), ContentType: "profile", Revision: rev, ReceivedAt: f.clock.Now()}
+	f.events <- prof
+	if r := f.finalOf(prof.ID); r.Outcome != refresh.Done {
+		f.t.Fatalf("profile: %+v", r)
+	}
 }
