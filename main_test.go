@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/folio-cms/folio/internal/httpserver"
 	"github.com/folio-cms/folio/internal/logbuf"
 )
 
@@ -233,7 +234,7 @@ func getJSON(t *testing.T, url string, v any) {
 // lets a request already in progress finish.
 func TestShutdownDrainsInFlight(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
-	srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httpserver.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
 		<-release
 		io.WriteString(w, "finished")
@@ -288,7 +289,7 @@ func TestShutdownIsBounded(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
 	entered := make(chan struct{})
-	srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httpserver.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
 		<-block
 	}))

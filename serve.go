@@ -20,6 +20,7 @@ import (
 	"github.com/folio-cms/folio/contentful"
 	"github.com/folio-cms/folio/contentful/localapi"
 	"github.com/folio-cms/folio/handlers"
+	"github.com/folio-cms/folio/internal/httpserver"
 	"github.com/folio-cms/folio/metrics"
 	"github.com/folio-cms/folio/refresh"
 	"github.com/folio-cms/folio/web"
@@ -177,18 +178,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 
 	log.Info("folio listening", "addr", ln.Addr().String(), "version", version, "space", src.space,
 		"environment", src.env, "demo", cfg.Demo)
-	return serveHTTP(ctx, newServer(router), ln, shutdownGrace, log)
-}
-
-func newServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	return serveHTTP(ctx, httpserver.New(router), ln, shutdownGrace, log)
 }
 
 // serveHTTP serves on ln until ctx ends, then stops accepting, lets in-flight
@@ -229,7 +219,7 @@ func startDemo(ctx context.Context, log *slog.Logger) (source, error) {
 	if err != nil {
 		return source{}, fmt.Errorf("demo delivery API: %w", err)
 	}
-	srv := newServer(api)
+	srv := httpserver.New(api)
 	go srv.Serve(ln)
 	go func() {
 		<-ctx.Done()

@@ -16,7 +16,8 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
+
+	"github.com/folio-cms/folio/internal/httpserver"
 )
 
 // copied are the response headers taken from folio's answer; net/http adds
@@ -71,7 +72,7 @@ func main() {
 		log.Fatalf("bare: %v", err)
 	}
 	log.Printf("bare: serving %s on %s", strings.Join(paths, " "), ln.Addr())
-	log.Fatal(newServer(handler(pages)).Serve(ln))
+	log.Fatal(httpserver.New(handler(pages)).Serve(ln))
 }
 
 // handler writes the stored answer for the path: a map lookup, the headers
@@ -93,19 +94,6 @@ func handler(pages map[string]*page) http.HandlerFunc {
 		}
 		w.WriteHeader(http.StatusOK)
 		w.Write(a.body)
-	}
-}
-
-// newServer has folio's server settings (serve.go), so the two differ by
-// their handlers only.
-func newServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
 	}
 }
 
