@@ -87,3 +87,7 @@ func (p *Part) Source() *contentful.Collection {
 	}
 	return c
 }
+
+// BuiltWith reports whether the part was built under o: a part built under
+// other options (another link depth, say) holds the entities those reached.
+func (p *Part) BuiltWith(o BlogOptions) bool { return p.key == o.key() }

@@ -55,6 +55,11 @@ type Collection struct {
 	Requests int
 	Bytes    int
 	Took     time.Duration
+	// Partial marks a collection put together from what was served and
+	// what changed (an incremental fetch): a render that reaches an entity
+	// it lacks may be reaching one nobody fetched, rather than one that is
+	// not published.
+	Partial bool
 }
 
 // Entity is one entry or asset as the Delivery API sent it: its identity,

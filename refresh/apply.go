@@ -82,6 +82,9 @@ func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *conte
 		if err != nil {
 			return nil, err
 		}
+		if c.Partial && unresolvedAnew(served, p) {
+			return nil, ErrIncomplete
+		}
 		p.Marks = l.rule.marks(served, p, now, mode == Force)
 		p.Forced = mode == Force
 		a.Installed = true
@@ -163,4 +166,23 @@ func (l *Loader) Adopt(ctx context.Context, p *cache.Part) error {
 		return built, nil
 	})
 	return err
+}
+
+// unresolvedAnew reports a link of p that renders as null to an entity
+// served never held and did not already leave unresolved: nothing fetched
+// it, which is not the same as its not being published. (An entity served
+// held and the incremental fetch took out was removed on purpose.)
+func unresolvedAnew(served, p *cache.Part) bool {
+	for ref, rev := range p.Refs {
+		if rev != 0 {
+			continue
+		}
+		if _, held := served.Entities[ref]; held {
+			continue
+		}
+		if was, ok := served.Refs[ref]; !ok || was != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -36,7 +36,9 @@ const maxDelta = 50
 // changed, too many entities, a fetcher without the delta queries).
 func (l *Loader) fetchDelta(ctx context.Context, served *cache.Part, changed []contentful.Ref) (c *contentful.Collection, ok bool, err error) {
 	df, can := l.fetch.(DeltaFetcher)
-	if !can || served == nil || len(changed) > maxDelta || len(served.Entities) == 0 {
+	if !can || served == nil || len(changed) > maxDelta || len(served.Entities) == 0 || !served.BuiltWith(l.cols.blog()) {
+		// A part built under other options (a restart with another link
+		// depth) holds what those reached, not what these will.
 		return nil, false, nil
 	}
 	for _, ref := range changed {
@@ -44,7 +46,7 @@ func (l *Loader) fetchDelta(ctx context.Context, served *cache.Part, changed []c
 			return nil, false, nil
 		}
 	}
-	c = &contentful.Collection{Entities: maps.Clone(served.Entities)}
+	c = &contentful.Collection{Entities: maps.Clone(served.Entities), Partial: true}
 	index, err := df.Index(ctx, l.query(cache.Blog), c)
 	if err != nil {
 		return nil, true, err
@@ -155,3 +157,9 @@ func (l *Loader) fetchFor(ctx context.Context, col cache.Collection, changed []c
 
 // errInconsistent says an incremental fetch read two CDN states.
 var errInconsistent = errors.New("refresh: the index and the entries disagree")
+
+// ErrIncomplete says an install of an incremental fetch left links
+// unresolved that the served part resolved or did not have: they may reach
+// entities no one fetched (linked deeper now than before), so the whole
+// collection is fetched instead.
+var ErrIncomplete = errors.New("refresh: an incremental fetch left links unresolved; fetching the whole collection")

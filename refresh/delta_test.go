@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/folio-cms/folio/cache"
 	"github.com/folio-cms/folio/contentful"
@@ -118,4 +119,83 @@ func TestWebhookFetchesWhatChanged(t *testing.T) {
 	if p := f.post("p04"); !strings.Contains(p, `"related":[null]`) {
 		t.Fatalf("a link to the unpublished post must be null: %s", p)
 	}
+}
+
+func rawEntry(id, typ string, rev int, fields string) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"sys":{"type":"Entry","id":%q,"revision":%d,"createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-01T00:00:00Z",
+		"contentType":{"sys":{"type":"Link","linkType":"ContentType","id":%q}}},"fields":%s}`, id, rev, typ, fields))
+}
+
+func entryLink(id string) string {
+	return fmt.Sprintf(`{"sys":{"type":"Link","linkType":"Entry","id":%q}}`, id)
+}
+
+// sameAsWholeBuild fails unless f's blog is byte for byte what a whole
+// fetch under cols builds.
+func sameAsWholeBuild(t *testing.T, f *engineFixture, c refresh.Collections) {
+	t.Helper()
+	fresh := &cache.Store{}
+	client, _ := contentful.New(contentful.Options{BaseURL: f.srvURL, Space: "s", Token: token})
+	if _, err := refresh.NewLoader(client, fresh, c, nil).Refresh(context.Background(), cache.Blog); err != nil {
+		t.Fatal(err)
+	}
+	want, got := fresh.Load().Blog, f.store.Load().Blog
+	for slug, r := range want.Posts {
+		if g := got.Posts[slug]; g == nil || string(g.Body()) != string(r.Body()) {
+			t.Fatalf("/blog/%s differs from a whole build:\n%s\n%s", slug, g.Body(), r.Body())
+		}
+	}
+}
+
+// TestIncrementalFetchReachesDeeperLinks: a post comes to link, directly,
+// an entity served until then only deep down (its links were stubs, never
+// fetched). The incremental fetch cannot know what is missing until the
+// render reaches it: a link left unresolved to an entity it never held
+// makes it fetch the whole collection.
+func TestIncrementalFetchReachesDeeperLinks(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{},
+		rawEntry("p", "blogPost", 1, `{"slug":"p","author":`+entryLink("ada")+`}`),
+		rawEntry("ada", "author", 1, `{"name":"Ada","employer":`+entryLink("acme")+`}`),
+		rawEntry("acme", "company", 1, `{"name":"Acme","city":`+entryLink("city")+`}`),
+		rawEntry("city", "city", 1, `{"name":"Metro","country":`+entryLink("land")+`}`),
+		rawEntry("land", "country", 1, `{"name":"Land"}`),
+	)
+	if err := f.api.Put(rawEntry("q", "blogPost", 1, `{"slug":"q","sponsor":`+entryLink("acme")+`}`)); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("q", 1, cache.Blog).ID); r.Outcome != refresh.Done {
+		t.Fatalf("publish: %+v", r)
+	}
+	sameAsWholeBuild(t, f, cols)
+}
+
+// TestIncrementalFetchAfterLinkDepthChanged: a part built under another
+// link depth (a restart with another FOLIO_LINK_DEPTH over a stored part)
+// holds what that depth reached; the next change fetches the whole blog.
+func TestIncrementalFetchAfterLinkDepthChanged(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{},
+		rawEntry("p", "blogPost", 1, `{"slug":"p","author":`+entryLink("ada")+`}`),
+		rawEntry("ada", "author", 1, `{"name":"Ada","employer":`+entryLink("acme")+`}`),
+		rawEntry("acme", "company", 1, `{"name":"Acme","city":`+entryLink("city")+`}`),
+		rawEntry("city", "city", 1, `{"name":"Metro"}`),
+	)
+	deeper := cols
+	deeper.LinkDepth = 4
+	client, _ := contentful.New(contentful.Options{BaseURL: f.srvURL, Space: "s", Token: token})
+	loader := refresh.NewLoader(client, f.store, deeper, nil)
+	finals := make(chan refresh.Record, 10)
+	eng := refresh.NewEngine(loader, refresh.EngineOptions{OnFinal: func(r refresh.Record) { finals <- r }}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan refresh.Event, 10)
+	go eng.Run(ctx, events)
+	if err := f.api.Put(rawEntry("p", "blogPost", 2, `{"slug":"p","title":"edited","author":`+entryLink("ada")+`}`)); err != nil {
+		t.Fatal(err)
+	}
+	events <- refresh.Event{ID: refresh.NewEventID(), Action: contentful.Publish, Entity: contentful.EntryRef("p"), ContentType: "blogPost",
+		Revision: 2, Collections: []cache.Collection{cache.Blog}, ReceivedAt: time.Now()}
+	if r := <-finals; r.Outcome != refresh.Done {
+		t.Fatalf("publish: %+v", r)
+	}
+	sameAsWholeBuild(t, f, deeper)
 }

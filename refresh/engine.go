@@ -2,6 +2,7 @@ package refresh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -366,6 +367,12 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, r
 			}
 		}
 		applied, err = e.loader.apply(ctx, w.col, fetched, mode, removals)
+		if errors.Is(err, ErrIncomplete) {
+			e.log.Info("an incremental fetch left links unresolved; fetching the whole collection", "collection", string(w.col))
+			if fetched, err = e.loader.fetchCollection(ctx, w.col); err == nil {
+				applied, err = e.loader.apply(ctx, w.col, fetched, mode, removals)
+			}
+		}
 	}
 	now := e.opts.Clock.Now()
 	if err != nil {
