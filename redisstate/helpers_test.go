@@ -20,7 +20,15 @@ import (
 // test ends.
 func newState(t *testing.T, rds *redistest.Server) *State {
 	t.Helper()
-	s, err := New(Options{URL: rds.URL, LeaseTTL: time.Second})
+	return newStateLeasing(t, rds, time.Second)
+}
+
+// newStateLeasing is newState with another lease TTL: a test that counts
+// commands or saves between lease renewals takes a long one, so a slow
+// machine (the race detector, CI) does not lose the lease meanwhile.
+func newStateLeasing(t *testing.T, rds *redistest.Server, ttl time.Duration) *State {
+	t.Helper()
+	s, err := New(Options{URL: rds.URL, LeaseTTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
