@@ -12,8 +12,8 @@
 // targets) and the process faults. Which Delivery API request a fault hits,
 // and the exact interleaving, depend on timing, so a seed reproduces a
 // scenario rather than a trace. The seeds in oracleRegressions run first;
-// then -oracle.sequences seeds from -oracle.seed on (random when 0), or new
-// seeds until -oracle.duration is over. A failing sequence prints its seed, a
+// then -oracle.sequences seeds from -oracle.seed on (when 0: shortRunBase, the same seeds at every make test), or new
+// random seeds until -oracle.duration is over (make soak). A failing sequence prints its seed, a
 // command that reruns it alone (-oracle.seed set skips the regressions) and
 // the directory where its operation log and every process's log are kept.
 // Keep a failing seed by adding it to oracleRegressions.
@@ -151,6 +151,9 @@ import (
 //     followers serve a1 for good.
 //
 // The others were found against the fixes on the way, each named below.
+// shortRunBase is the first seed of the short run.
+const shortRunBase = 20261130_000
+
 var oracleRegressions = []int64{
 	3026, 3009, // a re-created entity blocked its collection
 	1007, 3040, // a lagging edge brought back the deleted incarnation
@@ -222,7 +225,12 @@ func TestOracle(t *testing.T) {
 	base := *oracleSeed
 	var seeds []int64
 	if base == 0 {
-		base = time.Now().UnixNano() % 1e12
+		// The short run (make test, CI) takes the same seeds every time, so
+		// that a green run stays green; a soak explores new ones.
+		base = shortRunBase
+		if *oracleDuration > 0 {
+			base = time.Now().UnixNano() % 1e12
+		}
 		seeds = append(seeds, oracleRegressions...)
 	}
 	t.Logf("oracle: base seed %d, binary %s", base, oracleBinary())
@@ -727,7 +735,7 @@ func (s *sequence) fail() {
 	os.MkdirAll(dir, 0o755)
 	var b strings.Builder
 	fmt.Fprintf(&b, "oracle: seed %d (%s) broke %d invariants; rerun alone with\n", s.seed, s.variant, len(s.viol))
-	fmt.Fprintf(&b, "  go test -tags oracle -run TestOracle -count=1 ./e2e -oracle.seed=%d -oracle.sequences=1\n", s.seed)
+	fmt.Fprintf(&b, "  go test -run TestOracle -count=1 ./e2e -oracle.seed=%d -oracle.sequences=1\n", s.seed)
 	fmt.Fprintf(&b, "  logs: %s\n", dir)
 	shown := map[string]int{}
 	for _, v := range s.viol {
