@@ -90,24 +90,29 @@ func UnmarshalPart(b []byte) (*Part, error) {
 	if w.Collection != CV && w.Collection != Blog || w.Root.Identity == nil && (len(w.Pages) == 0 || w.Pages[0].Identity == nil) {
 		return nil, fmt.Errorf("%w: no collection or no root", ErrCorrupt)
 	}
+	return w.part(restore), nil
+}
+
+// part assembles the part from its wire form, taking each resource from res.
+func (w partWire) part(res func(resourceWire) *Resource) *Part {
 	p := &Part{Collection: w.Collection, Entries: w.Entries, Refs: w.Refs,
 		FetchedAt: w.FetchedAt, Took: w.Took, Requests: w.Requests, Entities: w.Entities, Marks: w.Marks, Floor: w.Floor,
 		Items: w.Items, key: w.Key, Forced: w.Forced}
 	for _, r := range w.Pages {
-		p.Pages = append(p.Pages, restore(r))
+		p.Pages = append(p.Pages, res(r))
 	}
 	if len(p.Pages) > 0 {
 		p.Root = p.Pages[0] // one resource, as built
 	} else {
-		p.Root = restore(w.Root)
+		p.Root = res(w.Root)
 	}
 	if w.Posts != nil || w.Collection == Blog {
 		p.Posts = make(map[string]*Resource, len(w.Posts))
 		for slug, r := range w.Posts {
-			p.Posts[slug] = restore(r)
+			p.Posts[slug] = res(r)
 		}
 	}
-	return p, nil
+	return p
 }
 
 // restore rebuilds a resource from stored bytes without compressing again.

@@ -124,23 +124,7 @@ func (m *Meta) Part(get func(hash string) *Resource) (*Part, error) {
 		}
 		return r
 	}
-	p := &Part{Collection: w.Collection, Entries: w.Entries, Refs: w.Refs,
-		FetchedAt: w.FetchedAt, Took: w.Took, Requests: w.Requests, Entities: w.Entities, Marks: w.Marks, Floor: w.Floor,
-		Items: w.Items, key: w.Key, Forced: w.Forced}
-	for _, r := range w.Pages {
-		p.Pages = append(p.Pages, res(r))
-	}
-	if len(p.Pages) > 0 {
-		p.Root = p.Pages[0]
-	} else {
-		p.Root = res(w.Root)
-	}
-	if w.Posts != nil || w.Collection == Blog {
-		p.Posts = make(map[string]*Resource, len(w.Posts))
-		for slug, r := range w.Posts {
-			p.Posts[slug] = res(r)
-		}
-	}
+	p := w.part(res)
 	if missing != "" {
 		return nil, fmt.Errorf("cache: part %s: resource %s is not at hand", w.Collection, missing)
 	}
