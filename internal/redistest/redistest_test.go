@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -157,15 +158,23 @@ func TestParallelServers(t *testing.T) {
 // TestFreePort checks that the port returned can be bound at once.
 func TestFreePort(t *testing.T) {
 	t.Parallel()
-	port := FreePort(t)
-	if port <= 0 || port > 65535 {
-		t.Fatalf("FreePort = %d", port)
+	// Another process may take a port between FreePort and the Listen below
+	// (FreePort says so; packages test in parallel): one of a few ports must
+	// bind, as Start's own retry relies on.
+	var errs []error
+	for range 5 {
+		port := FreePort(t)
+		if port <= 0 || port > 65535 {
+			t.Fatalf("FreePort = %d", port)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return
+		}
+		errs = append(errs, fmt.Errorf("port %d: %w", port, err))
 	}
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatalf("port %d from FreePort cannot be bound: %v", port, err)
-	}
-	l.Close()
+	t.Fatalf("no port from FreePort could be bound: %v", errors.Join(errs...))
 }
 
 // fatalRecorder is a testing.TB whose Fatalf records the message and ends
