@@ -88,7 +88,40 @@ type folio struct {
 
 // start runs folio against the Delivery API at api and the Redis at
 // redisURL ("" for none), and waits until it answers /healthz.
+//
+// FreePort's port can be taken by another process (packages test in
+// parallel) before folio binds it: folio then exits, and start tries again
+// on a new port, as the oracle's lanes do.
 func start(t testing.TB, api, redisURL string, extra ...string) *folio {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		f := launch(t, api, redisURL, extra...)
+		if attempt < 3 && f.lostPort(10*time.Second) {
+			continue
+		}
+		f.until("healthz", 10*time.Second, func() bool { return f.status("/healthz") == 200 })
+		return f
+	}
+}
+
+// lostPort waits up to limit for folio to answer /healthz or to exit, and
+// reports whether it exited because another process held its port.
+func (f *folio) lostPort(limit time.Duration) bool {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-f.done:
+			return strings.Contains(f.logs.String(), "address already in use")
+		default:
+		}
+		if f.status("/healthz") == 200 {
+			return false
+		}
+	}
+	return false
+}
+
+// launch runs one folio process on a port FreePort chose.
+func launch(t testing.TB, api, redisURL string, extra ...string) *folio {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
 	env := append(os.Environ(),
@@ -107,7 +140,6 @@ func start(t testing.TB, api, redisURL string, extra ...string) *folio {
 	}
 	go func() { cmd.Wait(); close(f.done) }()
 	t.Cleanup(f.stop)
-	f.until("healthz", 10*time.Second, func() bool { return f.status("/healthz") == 200 })
 	return f
 }
 
