@@ -2,9 +2,7 @@ package cache
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/gob"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -30,8 +28,10 @@ type partWire struct {
 	Took       time.Duration
 	Requests   int
 	Entities   map[contentful.Ref]contentful.Entity
-	Marks      map[contentful.Ref]Mark
-	Floor      time.Time
+	// Stored replaces Entities when their JSON is stored apart (Stored).
+	Stored map[contentful.Ref]entityWire
+	Marks  map[contentful.Ref]Mark
+	Floor  time.Time
 }
 
 // resourceWire is one route's resource: its bytes (MarshalBinary), or
@@ -45,9 +45,7 @@ type resourceWire struct {
 
 // MarshalBinary encodes the part for storage.
 func (p *Part) MarshalBinary() ([]byte, error) {
-	w := partWire{Collection: p.Collection, Entries: p.Entries, Refs: p.Refs,
-		FetchedAt: p.FetchedAt, Took: p.Took, Requests: p.Requests, Entities: p.Entities, Marks: p.Marks, Floor: p.Floor,
-		Items: p.Items, Key: p.key, Forced: p.Forced}
+	w := p.wire()
 	for _, r := range p.Pages {
 		w.Pages = append(w.Pages, wire(r))
 	}
@@ -65,6 +63,13 @@ func (p *Part) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("cache: encoding part %s: %w", p.Collection, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// wire is the part's wire form without its resources.
+func (p *Part) wire() partWire {
+	return partWire{Collection: p.Collection, Entries: p.Entries, Refs: p.Refs,
+		FetchedAt: p.FetchedAt, Took: p.Took, Requests: p.Requests, Entities: p.Entities, Marks: p.Marks, Floor: p.Floor,
+		Items: p.Items, Key: p.key, Forced: p.Forced}
 }
 
 func wire(r *Resource) resourceWire {
@@ -117,8 +122,7 @@ func (w partWire) part(res func(resourceWire) *Resource) *Part {
 
 // restore rebuilds a resource from stored bytes without compressing again.
 func restore(w resourceWire) *Resource {
-	sum := sha256.Sum256(w.Identity)
-	r := &Resource{hash: hex.EncodeToString(sum[:16]), lastModified: w.Modified.UTC()}
+	r := &Resource{hash: nameOf(w.Identity), lastModified: w.Modified.UTC()}
 	r.lastModHdr = one(r.lastModified.Format(http.TimeFormat))
 	r.variants[Identity] = r.variant(w.Identity, "", "")
 	if w.Gzip != nil {

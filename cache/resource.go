@@ -9,8 +9,6 @@ package cache
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
@@ -68,9 +66,8 @@ func NewResource(body []byte, modified time.Time) *Resource {
 // assemble builds a resource from its identity bytes and their gzip and
 // brotli forms (nil when not made); a form is kept only when smaller.
 func assemble(body []byte, modified time.Time, gz, br []byte) *Resource {
-	sum := sha256.Sum256(body)
 	r := &Resource{
-		hash:         hex.EncodeToString(sum[:16]),
+		hash:         nameOf(body),
 		lastModified: modified.UTC().Truncate(time.Second),
 	}
 	r.lastModHdr = one(r.lastModified.Format(http.TimeFormat))

@@ -9,13 +9,54 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+
+	"github.com/folio-cms/folio/contentful"
 )
 
-// A part stored content-addressed is a small meta record (MarshalMeta: the
-// part without its resources' bytes, each route naming its resource's hash
-// and carrying its own Last-Modified) and one blob per distinct resource
-// (MarshalBlob: the identity, gzip and brotli bytes), so a change stores
-// and loads only the resources it changed.
+// A part stored content-addressed is a small meta record (Stored: the
+// part without its resources' bytes or its entities' JSON, each route
+// naming its resource's hash and carrying its own Last-Modified, each
+// entity its sys fields and the name of its JSON) and one blob per
+// distinct resource (the identity, gzip and brotli bytes) and per entity
+// (its packed JSON), so a change stores and loads only what it changed:
+// at 10,000 posts the entities alone are about 30 MB, the meta well under
+// one.
+
+// Blob is what a part stores apart, under the name Stored gives it: a
+// *Resource (its bytes in every encoding), or an entity's packed JSON.
+type Blob interface {
+	// MarshalBlob returns the bytes to store: UnmarshalBlob's input.
+	MarshalBlob() []byte
+	// Size bounds the stored bytes, to give a write time in proportion.
+	Size() int
+}
+
+// entityBlob is an entity's packed JSON (contentful.Entity.Pack), stored
+// under entityPrefix and the hex of its SHA-256 prefix.
+type entityBlob []byte
+
+func (b entityBlob) MarshalBlob() []byte { return b }
+func (b entityBlob) Size() int           { return len(b) }
+
+// entityPrefix starts the name of an entity's blob: a resource's name is
+// bare hex, which never holds a colon, so the two never meet.
+const entityPrefix = "entity:"
+
+// entityWire is one entity of a part whose JSON is stored apart.
+type entityWire struct {
+	Revision  int
+	CreatedAt string
+	Sum       uint64
+	Blob      string // the name of its packed JSON
+}
+
+// nameOf is the hex of the bytes' SHA-256 prefix (128 bits): a resource's
+// ETag core and the name of a blob.
+func nameOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
 
 // Hash returns the hex of the identity bytes' SHA-256 prefix: the ETag
 // core, and the name of the resource's stored blob.
@@ -36,12 +77,16 @@ func (p *Part) Resources() map[string]*Resource {
 	return m
 }
 
-// MarshalMeta encodes the part without its resources' bytes; the
-// resources it names are p.Resources().
-func (p *Part) MarshalMeta() ([]byte, error) {
-	w := partWire{Collection: p.Collection, Entries: p.Entries, Refs: p.Refs,
-		FetchedAt: p.FetchedAt, Took: p.Took, Requests: p.Requests, Entities: p.Entities, Marks: p.Marks, Floor: p.Floor,
-		Items: p.Items, Key: p.key, Forced: p.Forced}
+// Stored encodes the part for storage apart from its blobs: the meta
+// record, and the blobs it names by name (every resource and every
+// entity, each named by the SHA-256 of its bytes, so a blob stored once
+// serves every version that holds the same bytes).
+func (p *Part) Stored() ([]byte, map[string]Blob, error) {
+	w := p.wire()
+	blobs := make(map[string]Blob, len(p.Posts)+len(p.Pages)+len(p.Entities)+1)
+	for h, r := range p.Resources() {
+		blobs[h] = r
+	}
 	ref := func(r *Resource) resourceWire { return resourceWire{Hash: r.hash, Modified: r.lastModified} }
 	for _, r := range p.Pages {
 		w.Pages = append(w.Pages, ref(r))
@@ -55,18 +100,26 @@ func (p *Part) MarshalMeta() ([]byte, error) {
 			w.Posts[slug] = ref(r)
 		}
 	}
+	w.Entities = nil
+	w.Stored = make(map[contentful.Ref]entityWire, len(p.Entities))
+	for ref, e := range p.Entities {
+		e = e.Pack()
+		name := entityPrefix + nameOf(e.Raw)
+		blobs[name] = entityBlob(e.Raw)
+		w.Stored[ref] = entityWire{Revision: e.Revision, CreatedAt: e.CreatedAt, Sum: e.Sum, Blob: name}
+	}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(w); err != nil {
-		return nil, fmt.Errorf("cache: encoding part %s: %w", p.Collection, err)
+		return nil, nil, fmt.Errorf("cache: encoding part %s: %w", p.Collection, err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), blobs, nil
 }
 
 // Meta is a stored part whose resources may be stored apart.
 type Meta struct{ w partWire }
 
-// UnmarshalMeta decodes what MarshalMeta (or MarshalBinary, whose
-// resources are inline) wrote.
+// UnmarshalMeta decodes the meta Stored wrote (or what MarshalBinary
+// wrote, whose resources and entities are inline).
 func UnmarshalMeta(b []byte) (*Meta, error) {
 	var w partWire
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&w); err != nil {
@@ -94,27 +147,30 @@ func (m *Meta) each(f func(resourceWire)) {
 	}
 }
 
-// Hashes returns, sorted, the distinct hashes of the resources stored apart.
-func (m *Meta) Hashes() []string {
+// Blobs returns, sorted, the distinct names of the blobs the part needs.
+func (m *Meta) Blobs() []string {
 	set := map[string]bool{}
 	m.each(func(r resourceWire) {
 		if r.Identity == nil && r.Hash != "" {
 			set[r.Hash] = true
 		}
 	})
+	for _, e := range m.w.Stored {
+		set[e.Blob] = true
+	}
 	return slices.Sorted(maps.Keys(set))
 }
 
-// Part assembles the part, taking each resource stored apart from get (nil
-// when it is not at hand: an error) and dating it as its route.
-func (m *Meta) Part(get func(hash string) *Resource) (*Part, error) {
+// Part assembles the part, taking each blob from get (nil when it is not
+// at hand: an error) and dating each resource as its route.
+func (m *Meta) Part(get func(name string) Blob) (*Part, error) {
 	w := m.w
 	var missing string
 	res := func(rw resourceWire) *Resource {
 		if rw.Identity != nil {
 			return restore(rw)
 		}
-		r := get(rw.Hash)
+		r, _ := get(rw.Hash).(*Resource)
 		if r == nil || r.hash != rw.Hash {
 			missing = rw.Hash
 			return nil
@@ -124,9 +180,20 @@ func (m *Meta) Part(get func(hash string) *Resource) (*Part, error) {
 		}
 		return r
 	}
+	if w.Stored != nil {
+		w.Entities = make(map[contentful.Ref]contentful.Entity, len(w.Stored))
+		for ref, e := range w.Stored {
+			b, _ := get(e.Blob).(entityBlob)
+			if b == nil {
+				missing = e.Blob
+				continue
+			}
+			w.Entities[ref] = contentful.Entity{Revision: e.Revision, CreatedAt: e.CreatedAt, Sum: e.Sum, Raw: b, Packed: true}
+		}
+	}
 	p := w.part(res)
 	if missing != "" {
-		return nil, fmt.Errorf("cache: part %s: resource %s is not at hand", w.Collection, missing)
+		return nil, fmt.Errorf("cache: part %s: blob %s is not at hand", w.Collection, missing)
 	}
 	return p, nil
 }
@@ -153,15 +220,21 @@ func (r *Resource) MarshalBlob() []byte {
 	return b
 }
 
-// UnmarshalBlob rebuilds a resource from MarshalBlob's bytes, checking
-// they are the bytes of hash. Its date is the zero time: Meta.Part dates
-// it as its route.
-func UnmarshalBlob(hash string, b []byte) (*Resource, error) {
+// UnmarshalBlob rebuilds the blob stored under name from its bytes,
+// checking they are the bytes the name names (ErrCorrupt otherwise). A
+// resource's date is the zero time: Meta.Part dates it as its route.
+func UnmarshalBlob(name string, b []byte) (Blob, error) {
+	if h, ok := strings.CutPrefix(name, entityPrefix); ok {
+		if nameOf(b) != h {
+			return nil, fmt.Errorf("%w: entity stored as %s has other bytes", ErrCorrupt, name)
+		}
+		return entityBlob(b), nil
+	}
 	var forms [numEncodings][]byte
 	for i := range forms {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)-k)+1 {
-			return nil, fmt.Errorf("%w: resource %s is cut short", ErrCorrupt, hash)
+			return nil, fmt.Errorf("%w: resource %s is cut short", ErrCorrupt, name)
 		}
 		b = b[k:]
 		if n > 0 {
@@ -169,10 +242,10 @@ func UnmarshalBlob(hash string, b []byte) (*Resource, error) {
 		}
 	}
 	if forms[Identity] == nil || len(b) != 0 {
-		return nil, fmt.Errorf("%w: resource %s is malformed", ErrCorrupt, hash)
+		return nil, fmt.Errorf("%w: resource %s is malformed", ErrCorrupt, name)
 	}
-	if sum := sha256.Sum256(forms[Identity]); hex.EncodeToString(sum[:16]) != hash {
-		return nil, fmt.Errorf("%w: resource stored as %s has other bytes", ErrCorrupt, hash)
+	if nameOf(forms[Identity]) != name {
+		return nil, fmt.Errorf("%w: resource stored as %s has other bytes", ErrCorrupt, name)
 	}
 	return restore(resourceWire{Identity: forms[Identity], Gzip: forms[Gzip], Brotli: forms[Brotli]}), nil
 }

@@ -3,9 +3,12 @@ package cache
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/folio-cms/folio/contentful"
 )
 
 // TestMetaAndBlobs: a part stored as a meta and blobs comes back with the
@@ -20,28 +23,36 @@ func TestMetaAndBlobs(t *testing.T) {
 		"c": NewResource([]byte(`{"c":1}`), t0),
 	}, Pages: []*Resource{NewResource([]byte(`{"page":1}`), t0)}}
 	p.Root = p.Pages[0]
-	meta, err := p.MarshalMeta()
+	p.Entities = map[contentful.Ref]contentful.Entity{
+		contentful.EntryRef("a"): {Revision: 3, CreatedAt: "2026-01-01T00:00:00Z", Raw: big},
+		contentful.EntryRef("b"): contentful.Entity{Revision: 1, CreatedAt: "2026-01-02T00:00:00Z", Raw: big}.Pack(), // same JSON
+		contentful.AssetRef("c"): {Revision: 2, CreatedAt: "2026-01-03T00:00:00Z", Raw: []byte(`{"c":1}`)},
+	}
+	meta, stored, err := p.Stored()
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := p.Resources()
-	if len(res) != 3 {
-		t.Fatalf("%d distinct resources, want 3", len(res))
+	if len(res) != 3 || len(stored) != 5 {
+		t.Fatalf("%d distinct resources and %d blobs, want 3 and 5 (two entities share their JSON)", len(res), len(stored))
+	}
+	if bytes.Contains(meta, big[:100]) {
+		t.Error("the meta carries bytes stored apart")
 	}
 	m, err := UnmarshalMeta(meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Hashes(); len(got) != 3 {
-		t.Fatalf("hashes %v", got)
+	if got := m.Blobs(); len(got) != 5 {
+		t.Fatalf("blobs %v", got)
 	}
-	blobs := map[string]*Resource{}
-	for h, r := range res {
+	blobs := map[string]Blob{}
+	for h, r := range stored {
 		if blobs[h], err = UnmarshalBlob(h, r.MarshalBlob()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := m.Part(func(h string) *Resource { return blobs[h] })
+	got, err := m.Part(func(h string) Blob { return blobs[h] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +70,32 @@ func TestMetaAndBlobs(t *testing.T) {
 		same(slug, got.Posts[slug], w)
 	}
 	same("root", got.Root, p.Root)
+	for ref, w := range p.Entities {
+		g := got.Entities[ref]
+		gj, err := g.JSON()
+		wj, _ := w.JSON()
+		if err != nil || !bytes.Equal(gj, wj) || g.Revision != w.Revision || g.CreatedAt != w.CreatedAt || g.Hash() != w.Hash() {
+			t.Errorf("entity %v: %+v (%v), want %+v", ref, g, err, w)
+		}
+	}
 	if got.Root != got.Pages[0] {
 		t.Error("the root is not the first page")
 	}
-	if _, err := m.Part(func(string) *Resource { return nil }); err == nil {
-		t.Error("a part assembled without its resources")
+	if _, err := m.Part(func(string) Blob { return nil }); err == nil {
+		t.Error("a part assembled without its blobs")
+	}
+	for name := range stored {
+		if _, err := m.Part(func(h string) Blob {
+			if h == name {
+				return nil
+			}
+			return blobs[h]
+		}); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("a part assembled without blob %s: %v", name, err)
+		}
+		if _, err := UnmarshalBlob(name, append(stored[name].MarshalBlob(), 0)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("blob %s with a byte more: %v", name, err)
+		}
 	}
 	if _, err := UnmarshalBlob(p.Root.Hash(), res[p.Posts["c"].Hash()].MarshalBlob()); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("a blob of other bytes: %v", err)
@@ -74,14 +106,34 @@ func TestMetaAndBlobs(t *testing.T) {
 
 	whole, _ := p.MarshalBinary()
 	m, err = UnmarshalMeta(whole)
-	if err != nil || len(m.Hashes()) != 0 {
-		t.Fatalf("a whole part: %v, hashes %v", err, m.Hashes())
+	if err != nil || len(m.Blobs()) != 0 {
+		t.Fatalf("a whole part: %v, blobs %v", err, m.Blobs())
 	}
-	old, err := m.Part(func(string) *Resource { return nil })
+	old, err := m.Part(func(string) Blob { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	for slug, w := range p.Posts {
 		same(slug, old.Posts[slug], w)
+	}
+	if len(old.Entities) != len(p.Entities) {
+		t.Errorf("a whole part: %d entities, want %d", len(old.Entities), len(p.Entities))
+	}
+}
+
+// TestBlobNamesNeverMeet: a resource whose hash starts like an entity's
+// blob name is still a resource (a hash is hex, and an early prefix "e"
+// took resources whose hash began with e for entities).
+func TestBlobNamesNeverMeet(t *testing.T) {
+	for i := 0; ; i++ {
+		r := NewResource(fmt.Appendf(nil, `{"n":%d}`, i), time.Time{})
+		if !strings.HasPrefix(r.Hash(), "e") {
+			continue
+		}
+		b, err := UnmarshalBlob(r.Hash(), r.MarshalBlob())
+		if _, ok := b.(*Resource); err != nil || !ok {
+			t.Fatalf("resource %s came back as %T, %v", r.Hash(), b, err)
+		}
+		return
 	}
 }

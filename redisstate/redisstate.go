@@ -96,9 +96,10 @@ type State struct {
 	lossT      time.Time                   // when this process last found Redis's data lost
 	marker     string                      // the marker value this process last saw; "" before the first look
 	versions   map[cache.Collection]string // what this process holds
-	// held indexes by hash the resources of the part this process last
-	// wrote or loaded, per collection: a load fetches only the others.
-	held map[cache.Collection]map[string]*cache.Resource
+	// held indexes by name the blobs (resources, entities) of the part
+	// this process last wrote or loaded, per collection: a load fetches
+	// only the others.
+	held map[cache.Collection]map[string]cache.Blob
 }
 
 // keys are folio's Redis keys. Each group shares a hash tag, so the keys a

@@ -25,14 +25,16 @@ import (
 const partTTL = time.Minute
 
 // A part is stored content-addressed: a small meta record under
-// part:<collection>:<version> (cache.Part.MarshalMeta: everything but the
-// resources' bytes; each route names its resource's hash and keeps its own
-// Last-Modified) and one blob per distinct resource under
-// res:<collection>:<hash> (identity, gzip and brotli bytes), shared by every
-// version that serves those bytes. A one-post change writes one blob and
-// the meta; a follower reads the meta and the blobs it does not hold. The
-// set live:<collection> lists the hashes the current part names, so the
-// next publish knows which blobs it drops.
+// part:<collection>:<version> (cache.Part.Stored: everything but the
+// resources' bytes and the entities' JSON; each route names its resource's
+// hash and keeps its own Last-Modified, each entity names its JSON's) and
+// one blob per distinct resource (identity, gzip and brotli bytes) or
+// entity (its packed JSON) under res:<collection>:<name>, shared by every
+// version that holds those bytes. A one-post change writes a few blobs
+// (the post, its entity, the list pages it is on) and the meta; a follower
+// reads the meta and the blobs it does not hold. The set live:<collection>
+// lists the names the current part uses, so the next publish knows which
+// blobs it drops.
 
 // publishScript moves a collection to a new part in one step, and only
 // while the caller holds the leader lease: a leader that paused past its
@@ -108,11 +110,10 @@ func (s *State) SavePart(ctx context.Context, p *cache.Part) error {
 	if !s.leader.Load() {
 		return ErrNotLeader
 	}
-	meta, err := p.MarshalMeta()
+	meta, res, err := p.Stored()
 	if err != nil {
 		return err
 	}
-	res := p.Resources()
 	hashes := slices.Sorted(maps.Keys(res))
 	col := string(p.Collection)
 	var version string
@@ -138,7 +139,7 @@ func (s *State) SavePart(ctx context.Context, p *cache.Part) error {
 // publish writes the blobs of p that Redis lacks (with an expiry the
 // publish removes), then the meta under a new version and moves the
 // pointer. It returns the version and the bytes and blobs written.
-func (s *State) publish(ctx context.Context, p *cache.Part, meta []byte, res map[string]*cache.Resource, hashes []string) (string, int, int, error) {
+func (s *State) publish(ctx context.Context, p *cache.Part, meta []byte, res map[string]cache.Blob, hashes []string) (string, int, int, error) {
 	col := string(p.Collection)
 	keys := make([]string, len(hashes))
 	for i, h := range hashes {
@@ -161,7 +162,7 @@ func (s *State) publish(ctx context.Context, p *cache.Part, meta []byte, res map
 	for i, c := range exists {
 		if c.Val() == 0 {
 			missing = append(missing, i)
-			written += res[hashes[i]].Size() * 3 // bounded by three forms
+			written += res[hashes[i]].Size() * 3 // a resource: three forms at most
 		}
 	}
 	// Blobs can be megabytes: give the write time in proportion.
@@ -222,29 +223,36 @@ func (s *State) Versions(ctx context.Context) (map[cache.Collection]string, erro
 }
 
 // LoadPart reads one stored version of a collection: its meta, then the
-// blobs of the resources this process does not hold already (from the part
-// it last wrote or loaded). A blob that is not there (Redis lost it) makes
-// the part unloadable for now: an error.
+// blobs this process does not hold already (from the part it last wrote or
+// loaded). A blob that is not there (Redis lost it) makes the part
+// unloadable for now: an error.
 func (s *State) LoadPart(ctx context.Context, col cache.Collection, version string) (*cache.Part, error) {
+	p, _, err := s.loadPart(ctx, col, version)
+	return p, err
+}
+
+// loadPart is LoadPart, also returning the blobs the part is made of.
+func (s *State) loadPart(ctx context.Context, col cache.Collection, version string) (*cache.Part, map[string]cache.Blob, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	b, err := s.rdb.Get(ctx, s.keys.part(string(col), version)).Bytes()
 	if s.note(err) != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m, err := cache.UnmarshalMeta(b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if m.Collection() != col {
-		return nil, fmt.Errorf("%w: %s stored under %s", cache.ErrCorrupt, m.Collection(), col)
+		return nil, nil, fmt.Errorf("%w: %s stored under %s", cache.ErrCorrupt, m.Collection(), col)
 	}
 	s.mu.Lock()
 	held := s.held[col]
 	s.mu.Unlock()
-	got := map[string]*cache.Resource{}
+	names := m.Blobs()
+	got := make(map[string]cache.Blob, len(names))
 	var keys, want []string
-	for _, h := range m.Hashes() {
+	for _, h := range names {
 		if r := held[h]; r != nil {
 			got[h] = r
 			continue
@@ -252,25 +260,31 @@ func (s *State) LoadPart(ctx context.Context, col cache.Collection, version stri
 		keys = append(keys, s.keys.res(string(col), h))
 		want = append(want, h)
 	}
-	if len(keys) > 0 {
-		vals, err := s.rdb.MGet(ctx, keys...).Result()
+	for len(keys) > 0 { // in batches: one reply of thousands of blobs is tens of MB
+		n := min(len(keys), loadBatch)
+		vals, err := s.rdb.MGet(ctx, keys[:n]...).Result()
 		if s.note(err) != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for i, v := range vals {
 			str, ok := v.(string)
 			if !ok {
-				return nil, fmt.Errorf("redisstate: %s version %s: the blob of resource %s is gone", col, version, want[i])
+				return nil, nil, fmt.Errorf("redisstate: %s version %s: blob %s is gone", col, version, want[i])
 			}
 			r, err := cache.UnmarshalBlob(want[i], []byte(str))
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			got[want[i]] = r
 		}
+		keys, want = keys[n:], want[n:]
 	}
-	return m.Part(func(h string) *cache.Resource { return got[h] })
+	p, err := m.Part(func(h string) cache.Blob { return got[h] })
+	return p, got, err
 }
+
+// loadBatch is how many blobs one MGET of a load asks for.
+const loadBatch = 500
 
 // Follow keeps this process in step with the snapshots the leader stores
 // in Redis until ctx ends: it loads what is there now (a restart serves
@@ -296,7 +310,7 @@ func (s *State) Follow(ctx context.Context, interval time.Duration, install func
 			if held == v || s.leader.Load() {
 				continue
 			}
-			p, err := s.LoadPart(ctx, col, v)
+			p, blobs, err := s.loadPart(ctx, col, v)
 			if err != nil {
 				s.log.Warn("redis: snapshot not loaded", "collection", string(col), "version", v, "error", s.redact(err))
 				continue
@@ -307,7 +321,7 @@ func (s *State) Follow(ctx context.Context, interval time.Duration, install func
 			if s.holds(col) == held && !s.leader.Load() {
 				install(p)
 				s.hold(col, v)
-				s.keep(col, p.Resources())
+				s.keep(col, blobs)
 			}
 			s.installMu.Unlock()
 		}
@@ -348,13 +362,13 @@ func (s *State) hold(col cache.Collection, version string) {
 	s.versions[col] = version
 }
 
-// keep records the resources, by hash, of the part of col this process
-// holds, for the next load to reuse.
-func (s *State) keep(col cache.Collection, res map[string]*cache.Resource) {
+// keep records the blobs, by name, of the part of col this process holds,
+// for the next load to reuse.
+func (s *State) keep(col cache.Collection, res map[string]cache.Blob) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.held == nil {
-		s.held = map[cache.Collection]map[string]*cache.Resource{}
+		s.held = map[cache.Collection]map[string]cache.Blob{}
 	}
 	s.held[col] = res
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/contentful"
 	"github.com/folio-cms/folio/internal/redistest"
 )
 
@@ -22,9 +23,10 @@ func post(slug string, rev int) []byte {
 }
 
 // blog is a part of n posts, post-0's at revision rev; post-1 and post-2
-// carry the same bytes under different dates.
+// carry the same bytes under different dates. Each post's entry is among
+// its entities, packed as a build packs them.
 func blog(n, rev int, modified time.Time) *cache.Part {
-	p := &cache.Part{Collection: cache.Blog, Posts: map[string]*cache.Resource{}}
+	p := &cache.Part{Collection: cache.Blog, Posts: map[string]*cache.Resource{}, Entities: map[contentful.Ref]contentful.Entity{}}
 	for i := range n {
 		slug := fmt.Sprintf("post-%d", i)
 		r := 0
@@ -36,6 +38,7 @@ func blog(n, rev int, modified time.Time) *cache.Part {
 			body = post("post-1", 0)
 		}
 		p.Posts[slug] = cache.NewResource(body, modified.Add(time.Duration(i)*time.Hour))
+		p.Entities[contentful.EntryRef(slug)] = contentful.Entity{Revision: r + 1, CreatedAt: "2026-01-01T00:00:00Z", Raw: body}.Pack()
 	}
 	p.Pages = []*cache.Resource{cache.NewResource(fmt.Appendf(nil, `{"page":1,"rev":%d}`, rev), modified), cache.NewResource([]byte(`{"page":2}`), day)}
 	p.Root = p.Pages[0]
@@ -88,14 +91,26 @@ func sameContent(t *testing.T, got, want *cache.Part, dates bool) {
 	for i := range want.Pages {
 		check(fmt.Sprintf("page %d", i+1), got.Pages[i], want.Pages[i])
 	}
+	if len(got.Entities) != len(want.Entities) {
+		t.Errorf("%d entities, want %d", len(got.Entities), len(want.Entities))
+	}
+	for ref, w := range want.Entities {
+		g := got.Entities[ref]
+		gj, gerr := g.JSON()
+		wj, _ := w.JSON()
+		if gerr != nil || !bytes.Equal(gj, wj) || g.Revision != w.Revision || g.CreatedAt != w.CreatedAt || g.Hash() != w.Hash() {
+			t.Errorf("entity %v: got revision %d %s (%v), want %d %s", ref, g.Revision, g.CreatedAt, gerr, w.Revision, w.CreatedAt)
+		}
+	}
 	for slug, w := range want.Posts {
 		check(slug, got.Posts[slug], w)
 	}
 }
 
-// TestOneChangeWritesOneBlob: a change to one post stores that post's blob
-// and the small meta, not the part; the blob the change replaced expires
-// with the superseded part, the others never do.
+// TestOneChangeWritesOneBlob: a change to one post stores that post's
+// blobs (its resource, its entity, the list page it is on) and the small
+// meta, not the part; the blobs the change replaced expire with the
+// superseded part, the others never do.
 func TestOneChangeWritesOneBlob(t *testing.T) {
 	ctx := context.Background()
 	rds := redistest.Start(t)
@@ -111,7 +126,13 @@ func TestOneChangeWritesOneBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	sets1, in1 := counters(t, rds)
-	if want := len(p1.Resources()) + 1; sets1 != want {
+	meta1, blobs1, _ := p1.Stored()
+	for ref, e := range p1.Entities {
+		if bytes.Contains(meta1, e.Raw) {
+			t.Fatalf("the meta carries the JSON of %s", ref)
+		}
+	}
+	if want := len(blobs1) + 1; sets1 != want || want != len(p1.Resources())+len(p1.Entities)-1+1 {
 		t.Errorf("first save: %d SETs, want %d (every blob and the meta)", sets1, want)
 	}
 
@@ -122,21 +143,31 @@ func TestOneChangeWritesOneBlob(t *testing.T) {
 		t.Fatal(err)
 	}
 	sets2, in2 := counters(t, rds)
-	// The changed post and the changed first page, and the meta.
-	if sets2 != 3 {
-		t.Errorf("one-post change: %d SETs, want 3", sets2)
+	// The changed post, its entity, the changed first page, and the meta.
+	if sets2 != 4 {
+		t.Errorf("one-post change: %d SETs, want 4", sets2)
 	}
 	if in2 > len(whole)/10 {
 		t.Errorf("one-post change sent %d bytes to Redis (first save %d, whole part %d)", in2, in1, len(whole))
 	}
 	t.Logf("whole part %d bytes; first save sent %d bytes; one-post change sent %d bytes (%d SETs)", len(whole), in1, in2, sets2)
+	_, blobs2, _ := p2.Stored()
 
-	for _, h := range []string{p1.Posts["post-0"].Hash(), p1.Root.Hash()} {
+	dropped := []string{p1.Posts["post-0"].Hash(), p1.Root.Hash()}
+	for name := range blobs1 {
+		if _, still := blobs2[name]; !still && strings.HasPrefix(name, "entity:") {
+			dropped = append(dropped, name)
+		}
+	}
+	if len(dropped) != 3 {
+		t.Errorf("dropped blobs %v, want the post, the page and the entity", dropped)
+	}
+	for _, h := range dropped {
 		if ttl, _ := strconv.Atoi(rds.Do(t, "TTL", s.keys.res("blog", h))); ttl <= 0 || ttl > int(partTTL.Seconds()) {
 			t.Errorf("a dropped blob's TTL is %d, want it to expire with the superseded part", ttl)
 		}
 	}
-	for h := range p2.Resources() {
+	for h := range blobs2 {
 		if ttl := rds.Do(t, "TTL", s.keys.res("blog", h)); ttl != "(integer) -1" && ttl != "-1" {
 			t.Errorf("a current blob's TTL is %s, want none", ttl)
 		}
