@@ -239,7 +239,7 @@ func demoSecret() string { return randomHex(32) }
 func newGuard(cfg config.Config, log *slog.Logger) (*auth.Guard, error) {
 	var sig *auth.SignatureVerifier
 	if s := cfg.WebhookSecret.Reveal(); s != "" {
-		sig = auth.NewSignatureVerifier(s, cfg.WebhookMaxAge)
+		sig = auth.NewSignatureVerifier(s, cfg.WebhookMaxAge, auth.PublicURL(cfg.PublicURL))
 	}
 	var a0 *auth.Auth0
 	if cfg.Auth0Enabled() {

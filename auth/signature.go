@@ -8,6 +8,7 @@ import (
 	"hash"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,11 @@ var (
 type SignatureVerifier struct {
 	secret []byte
 	maxAge time.Duration
+	// prefix is the path of folio's public base URL ("" or "/folio"),
+	// put before the path folio receives; host is its host, the value of a
+	// signed Host header; both empty without a public URL.
+	prefix string
+	host   string
 	clock  atomic.Pointer[func() time.Time]
 	// macs holds keyed HMAC states with scratch space, so that a Verify on
 	// the hot path allocates nothing.
@@ -59,16 +65,39 @@ type macState struct {
 // huge buffer in the pool.
 const maxPooledBuf = 16 << 10
 
+// SignatureOption changes how a SignatureVerifier rebuilds the request.
+type SignatureOption func(*SignatureVerifier)
+
+// PublicURL tells the verifier folio's public base URL, the one Contentful
+// calls, when a proxy in front strips a path prefix: with
+// https://example.com/folio, a request folio receives as
+// /webhooks/contentful is checked as /folio/webhooks/contentful, the path
+// Contentful signed, and a signed Host header as example.com. The URL must
+// be absolute, without query or fragment (config.Load checks it); nil or a
+// URL with an empty or "/" path adds no prefix.
+func PublicURL(u *url.URL) SignatureOption {
+	return func(v *SignatureVerifier) {
+		if u == nil {
+			return
+		}
+		v.prefix = strings.TrimRight(u.EscapedPath(), "/")
+		v.host = u.Host
+	}
+}
+
 // NewSignatureVerifier returns a verifier for the space's signing secret that
 // refuses requests signed maxAge or longer ago. A maxAge of zero or less means
 // DefaultMaxAge: unlike the reference verifier, where 0 disables the check,
 // folio never accepts a signature of any age, since that would allow replays.
 // With an empty secret every request is refused as not configured.
-func NewSignatureVerifier(secret string, maxAge time.Duration) *SignatureVerifier {
+func NewSignatureVerifier(secret string, maxAge time.Duration, opts ...SignatureOption) *SignatureVerifier {
 	if maxAge <= 0 {
 		maxAge = DefaultMaxAge
 	}
 	v := &SignatureVerifier{secret: []byte(secret), maxAge: maxAge}
+	for _, o := range opts {
+		o(v)
+	}
 	key := v.secret
 	v.macs.New = func() any {
 		return &macState{
@@ -79,6 +108,10 @@ func NewSignatureVerifier(secret string, maxAge time.Duration) *SignatureVerifie
 	}
 	return v
 }
+
+// PublicPath is the path prefix put before every received path ("" when
+// folio's public URL has none), for /status.
+func (v *SignatureVerifier) PublicPath() string { return v.prefix }
 
 // SetClock replaces the clock used to judge a signature's age (default
 // time.Now; nil restores it). It exists for tests.
@@ -106,8 +139,11 @@ func (v *SignatureVerifier) now() time.Time {
 // list that is empty between commas, names a header twice, names the
 // signature, or leaves out the timestamp or itself), signature_expired,
 // signature_from_future, signature_header_missing (a listed header is not
-// on the request) or signature_mismatch; or of Kind NotConfigured, Code
-// signature_not_configured, when the verifier has no secret.
+// on the request) or signature_mismatch (whose reason names the method, the
+// path as folio rebuilt it, without its query, and the signed header names:
+// never a header value, the secret or the signature); or of Kind
+// NotConfigured, Code signature_not_configured, when the verifier has no
+// secret.
 //
 // The cheap checks (presence, shape, age, listed headers present) all run
 // before the HMAC is computed.
@@ -156,7 +192,7 @@ func (v *SignatureVerifier) Verify(r *http.Request, body []byte) error {
 	}
 
 	st := v.macs.Get().(*macState)
-	st.buf = appendCanonicalPrefix(st.buf[:0], r, names)
+	st.buf = appendCanonicalPrefix(st.buf[:0], r, names, v.prefix, v.host)
 	st.mac.Write(st.buf)
 	st.mac.Write(body)
 	st.sum = st.mac.Sum(st.sum[:0])
@@ -166,10 +202,43 @@ func (v *SignatureVerifier) Verify(r *http.Request, body []byte) error {
 		v.macs.Put(st)
 	}
 	if !match {
-		return unauthenticated("signature_mismatch",
-			"The request signature does not match the request.", nil)
+		return unauthenticated("signature_mismatch", v.mismatchReason(r, names), nil)
 	}
 	return nil
+}
+
+// mismatchReason says what folio signed in the operator's stead: the
+// method, the canonical path (the query only by its length: it may carry a
+// token), the signed header names, and where the path came from. Header
+// values never appear: some are secret.
+func (v *SignatureVerifier) mismatchReason(r *http.Request, names []string) string {
+	target := requestTarget(r)
+	path, query, _ := strings.Cut(target, "?")
+	shown := string(appendTarget(nil, v.prefix, path))
+	var b strings.Builder
+	fmt.Fprintf(&b, "The request signature does not match the request as folio rebuilt it: %s %s",
+		appendMethod(nil, r.Method), clipTo(shown, 256))
+	if query != "" {
+		fmt.Fprintf(&b, " with a query of %d bytes (not shown)", len(query))
+	}
+	const most = 16
+	b.WriteString(", signed headers ")
+	for i, n := range names {
+		if i == most {
+			fmt.Fprintf(&b, " and %d more", len(names)-most)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(clip(n))
+	}
+	if v.prefix != "" {
+		fmt.Fprintf(&b, ". The path is the received %s under the public URL's path %s.", clipTo(path, 256), v.prefix)
+	} else {
+		b.WriteString(". If a proxy in front changes the path, set FOLIO_PUBLIC_URL to folio's public base URL.")
+	}
+	return b.String()
 }
 
 // checkAge refuses a timestamp (epoch milliseconds) maxAge or more in the
@@ -219,6 +288,14 @@ func age(ms int64) string {
 // when set (a server-side request) and otherwise req.URL.RequestURI(), the
 // request-target a Go client sends.
 func Sign(req *http.Request, body []byte, secret string, now time.Time, signedHeaders ...string) {
+	SignAs(req, requestTarget(req), body, secret, now, signedHeaders...)
+}
+
+// SignAs is Sign with the signed path and query given instead of taken
+// from req: the request-target the receiving folio will check, when req goes
+// straight to a folio whose public URL (PublicURL) has a path prefix that
+// req's URL lacks. target starts with "/".
+func SignAs(req *http.Request, target string, body []byte, secret string, now time.Time, signedHeaders ...string) {
 	if req.Header == nil {
 		req.Header = make(http.Header)
 	}
@@ -240,8 +317,10 @@ func Sign(req *http.Request, body []byte, secret string, now time.Time, signedHe
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.UnixMilli(), 10))
 	req.Header.Set(HeaderSignedHeaders, strings.Join(names, ","))
 
+	as := *req
+	as.RequestURI = target
 	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(appendCanonicalPrefix(nil, req, names))
+	mac.Write(appendCanonicalPrefix(nil, &as, names, "", ""))
 	mac.Write(body)
 	req.Header.Set(HeaderSignature, hex.EncodeToString(mac.Sum(nil)))
 }
@@ -267,7 +346,7 @@ func CanonicalRequest(method, pathAndQuery string, headers [][2]string, body []b
 	slices.SortStableFunc(hs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 	b := appendMethod(nil, method)
 	b = append(b, '\n')
-	b = appendTarget(b, pathAndQuery)
+	b = appendTarget(b, "", pathAndQuery)
 	b = append(b, '\n')
 	first := true
 	for i, h := range hs {
@@ -287,15 +366,20 @@ func CanonicalRequest(method, pathAndQuery string, headers [][2]string, body []b
 
 // appendCanonicalPrefix appends everything of r's canonical request but the
 // body, for signed header names that are lower case, sorted and all present
-// on r.
-func appendCanonicalPrefix(b []byte, r *http.Request, names []string) []byte {
+// on r. prefix goes before r's path and host, when set, is the value of a
+// signed Host header: folio's public URL (PublicURL).
+func appendCanonicalPrefix(b []byte, r *http.Request, names []string, prefix, host string) []byte {
 	b = appendMethod(b, r.Method)
 	b = append(b, '\n')
-	b = appendTarget(b, requestTarget(r))
+	b = appendTarget(b, prefix, requestTarget(r))
 	b = append(b, '\n')
 	for i, name := range names {
 		if i > 0 {
 			b = append(b, ';')
+		}
+		if host != "" && name == "host" {
+			b = appendHeader(b, name, host)
+			continue
 		}
 		b = appendHeader(b, name, headerText(requestHeader(r, name)))
 	}
@@ -346,14 +430,17 @@ func requestTarget(r *http.Request) string {
 // escapes the "%" that querystring.escape produced, so a query byte either
 // stays as it is or becomes "%25XX". The reference splits at every "?" and
 // keeps only the first two pieces, leaving anything after a second "?"
-// unsigned; folio signs the whole query instead.
-func appendTarget(b []byte, target string) []byte {
+// unsigned; folio signs the whole query instead. prefix, a path without a
+// query, goes before target's path.
+func appendTarget(b []byte, prefix, target string) []byte {
 	path, query, _ := strings.Cut(target, "?")
-	for i := 0; i < len(path); i++ {
-		if c := path[i]; keptByEncodeURI(c) {
-			b = append(b, c)
-		} else {
-			b = append(b, '%', hexUpper[c>>4], hexUpper[c&15])
+	for _, p := range [2]string{prefix, path} {
+		for i := 0; i < len(p); i++ {
+			if c := p[i]; keptByEncodeURI(c) {
+				b = append(b, c)
+			} else {
+				b = append(b, '%', hexUpper[c>>4], hexUpper[c&15])
+			}
 		}
 	}
 	if query == "" {
@@ -613,9 +700,11 @@ func parseMillis(s string) (int64, bool) {
 }
 
 // clip keeps a request-supplied name in an error reason short.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
+func clip(s string) string { return clipTo(s, 64) }
+
+func clipTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
 	}
 	return s
 }

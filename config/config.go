@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,10 @@ const (
 // printing a Config (or logging it by mistake) never reveals them.
 type Config struct {
 	Addr string
+	// PublicURL is folio's public base URL as callers see it, when a proxy
+	// in front strips a path prefix (https://example.com/folio); nil when
+	// unset. It has no trailing slash, query, fragment or credentials.
+	PublicURL *url.URL
 
 	// Demo is true when no CONTENTFUL_SPACE_ID is set: folio serves its
 	// built-in sample space.
@@ -294,6 +299,7 @@ func Load(lookup Lookup) (Config, error) {
 	c.Auth0AllowedClients = r.list("FOLIO_AUTH0_ALLOWED_CLIENTS", "")
 	c.Auth0RequiredScope = r.str("FOLIO_AUTH0_REQUIRED_SCOPE", "")
 
+	c.PublicURL = r.publicURL("FOLIO_PUBLIC_URL")
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		r.bad("FOLIO_ADDR", "want host:port or :port, got %q", c.Addr)
 	}
@@ -365,6 +371,48 @@ func Load(lookup Lookup) (Config, error) {
 		return Config{}, &Error{Problems: r.problems}
 	}
 	return c, nil
+}
+
+// publicURL reads FOLIO_PUBLIC_URL-like settings (ParsePublicURL).
+func (r *reader) publicURL(name string) *url.URL {
+	raw := r.str(name, "")
+	if raw == "" {
+		return nil
+	}
+	u, err := ParsePublicURL(raw)
+	if err != nil {
+		r.bad(name, "%v", err)
+	}
+	return u
+}
+
+// ParsePublicURL checks a public base URL (FOLIO_PUBLIC_URL): absolute
+// http(s), a host, a path prefix or none, and no credentials (they would be
+// shown), query or fragment (a request path carries neither) or empty, "."
+// or ".." path segments. A trailing slash is dropped. The error never
+// repeats credentials.
+func ParsePublicURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "":
+		if err == nil && u.User != nil {
+			raw = u.Redacted()
+		}
+		return nil, fmt.Errorf("want folio's public base URL such as https://example.com or https://example.com/folio, got %q", raw)
+	case u.User != nil:
+		return nil, errors.New("must not hold credentials (the value is not shown)")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return nil, fmt.Errorf("want a base URL without a query or fragment, got %q", raw)
+	}
+	clean := strings.TrimSuffix(u.Path, "/")
+	if clean != "" && slices.ContainsFunc(strings.Split(clean, "/")[1:], func(seg string) bool {
+		return seg == "" || seg == "." || seg == ".."
+	}) {
+		return nil, fmt.Errorf("want a path without empty, . or .. segments, got %q", raw)
+	}
+	u.Path = clean
+	u.RawPath = strings.TrimSuffix(u.RawPath, "/")
+	return u, nil
 }
 
 var redisSchemes = map[string]bool{"redis": true, "rediss": true, "unix": true}
