@@ -352,15 +352,7 @@ func Load(lookup Lookup) (Config, error) {
 			r.bad("REDIS_URL", "want redis://, rediss:// or unix:// (the value is not shown)")
 		}
 	}
-	for _, o := range c.CORSOrigins {
-		if o == "*" {
-			continue
-		}
-		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			r.bad("FOLIO_CORS_ORIGINS", "%q is not an origin such as https://example.com or *", o)
-		}
-	}
-	c.CORSOrigins = trimSlashes(c.CORSOrigins)
+	c.CORSOrigins = r.origins("FOLIO_CORS_ORIGINS", c.CORSOrigins)
 	switch c.LogFormat {
 	case "", "json", "text":
 	default:
@@ -436,10 +428,21 @@ func (r *reader) auth0Issuer() string {
 	return "https://" + domain + "/"
 }
 
-func trimSlashes(origins []string) []string {
-	out := make([]string, len(origins))
-	for i, o := range origins {
-		out[i] = strings.TrimRight(o, "/")
+// origins normalises a list of CORS origins (ParseOrigin), "*" kept as is,
+// dropping the duplicates normalising makes.
+func (r *reader) origins(name string, list []string) []string {
+	var out []string
+	for _, o := range list {
+		if o != "*" {
+			var err error
+			if o, err = ParseOrigin(o); err != nil {
+				r.bad(name, "%v", err)
+				continue
+			}
+		}
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
 	}
 	return out
 }
