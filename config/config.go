@@ -425,7 +425,9 @@ func (r *reader) auth0Issuer() string {
 		r.bad("AUTH0_DOMAIN", "want a host such as tenant.eu.auth0.com (no scheme or path), got %q", domain)
 		return ""
 	}
-	return "https://" + domain + "/"
+	// A host is case-insensitive, but the issuer is compared exactly with
+	// the token's iss, which Auth0 writes in lower case.
+	return "https://" + strings.ToLower(domain) + "/"
 }
 
 // origins normalises a list of CORS origins (ParseOrigin), "*" kept as is,

@@ -76,3 +76,15 @@ func TestCORSOriginsSetting(t *testing.T) {
 		t.Fatalf("a wildcard origin must stop start-up, naming the variable: %v", err)
 	}
 }
+
+// The same kind as an upper-case origin: AUTH0_DOMAIN typed in capitals
+// made an issuer no Auth0 token carries (iss is compared exactly).
+func TestAuth0DomainIsLowerCased(t *testing.T) {
+	c, err := Load(env(map[string]string{"AUTH0_DOMAIN": "Tenant.EU.Auth0.com", "AUTH0_AUDIENCE": "https://folio/api"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth0IssuerURL != "https://tenant.eu.auth0.com/" {
+		t.Fatalf("issuer %q", c.Auth0IssuerURL)
+	}
+}
