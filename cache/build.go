@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -61,9 +60,9 @@ type Item struct {
 // posts that are new, or that reach an entity whose raw JSON differs from
 // prev's (the part it replaces, or nil), are rendered and encoded again; the
 // rest keep prev's bytes and representations, so a change costs what
-// changed. A post with no slug is listed but not addressable; of two posts
-// with one slug, the first in order wins and the second is reported in
-// skipped. It checks ctx between posts, so a shutdown does not wait for a
+// changed. A post with no slug, or one SlugProblem refuses, is listed but
+// not addressable; of two posts with one slug, the first in order wins;
+// every such post is reported in skipped (and Part.Unaddressable). It checks ctx between posts, so a shutdown does not wait for a
 // large build; it fails only with ctx's error, contentful.ErrMalformed, or
 // an encoding error.
 func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o BlogOptions) (p *Part, skipped []string, err error) {
@@ -122,18 +121,20 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 	posts := make(map[string]*Resource, len(items))
 	var inputs []ResourceInput
 	var encode []string // the slug of each post input
+	held := make(map[string]bool, len(items))
 	for i := range items {
 		it := &items[i]
 		switch {
-		case it.Slug == "":
-			skipped = append(skipped, it.ID+": no "+o.SlugField)
+		case SlugProblem(it.Slug) != "":
+			skipped = append(skipped, it.ID+": "+SlugProblem(it.Slug))
 			it.Post = false
 			continue
-		case posts[it.Slug] != nil || slices.Contains(encode, it.Slug):
+		case held[it.Slug]:
 			skipped = append(skipped, it.ID+": duplicate "+o.SlugField+" "+it.Slug)
 			it.Post = false
 			continue
 		}
+		held[it.Slug] = true
 		in, ok := fresh[it.ID]
 		if !ok && !it.Post {
 			// Reused, but it did not hold its slug before (the post that
