@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, env config.Lookup, stdout, stderr i
 		return nil
 	case "healthcheck":
 		fs := newFlags("healthcheck", stderr, "Usage: folio healthcheck [--url URL]\n\nExits 0 when the server answers healthy, 1 otherwise.\n")
-		target := fs.String("url", "", "health URL (default: /healthz on FOLIO_ADDR's port on 127.0.0.1)")
+		target := fs.String("url", "", "health URL (default: /healthz on FOLIO_ADDR's host and port, localhost when it names no host)")
 		if err := parse(fs, rest); err != nil {
 			return err
 		}

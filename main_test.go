@@ -11,7 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -302,5 +305,268 @@ func TestShutdownIsBounded(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a stuck request must not hold shutdown past the grace: %v", err)
+	}
+}
+
+// listen starts an HTTP server on addr (host:0) and returns its port.
+func listen(t *testing.T, addr string, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+func healthy(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/healthz" {
+		http.NotFound(w, r)
+		return
+	}
+	io.WriteString(w, `{"status":"ok"}`)
+}
+
+// TestHealthcheckDialsFOLIOAddr: the health check reaches folio where
+// FOLIO_ADDR binds it. It used to dial 127.0.0.1 whatever the host, so a
+// folio bound to one other address was reported unhealthy and Docker's
+// HEALTHCHECK restarted it.
+func TestHealthcheckDialsFOLIOAddr(t *testing.T) {
+	cases := []struct {
+		listen string // where folio listens (port 0: any)
+		addr   string // FOLIO_ADDR, with PORT for the port it got
+	}{
+		{"127.0.0.2:0", "127.0.0.2:PORT"},
+		{"[::1]:0", "[::1]:PORT"},
+		{"127.0.0.1:0", "localhost:PORT"},
+		{"[::1]:0", "localhost:PORT"}, // localhost is 127.0.0.1, then ::1
+		{":0", ":PORT"},
+		{"0.0.0.0:0", "0.0.0.0:PORT"},
+		{"[::]:0", "[::]:PORT"},
+		{"[::]:0", " [::]:PORT "},
+	}
+	for _, c := range cases {
+		port := listen(t, c.listen, http.HandlerFunc(healthy))
+		env := envOf(map[string]string{"FOLIO_ADDR": strings.ReplaceAll(c.addr, "PORT", port)})
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"healthcheck"}, env, &out, io.Discard); err != nil || out.String() != "healthy\n" {
+			t.Errorf("folio on %s, FOLIO_ADDR=%q: %v %q", c.listen, c.addr, err, out.String())
+		}
+	}
+	// Bound to 127.0.0.2 only: nothing answers on 127.0.0.1, which the
+	// check must not report as folio.
+	port := listen(t, "127.0.0.2:0", http.HandlerFunc(healthy))
+	err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"FOLIO_ADDR": "127.0.0.1:" + port}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "unhealthy") {
+		t.Errorf("a folio on 127.0.0.2 answered for FOLIO_ADDR 127.0.0.1: %v", err)
+	}
+}
+
+func TestLocalURL(t *testing.T) {
+	cases := []struct{ addr, want, err string }{
+		{"", "http://localhost:8080/p", ""},
+		{":8080", "http://localhost:8080/p", ""},
+		{"0.0.0.0:8080", "http://localhost:8080/p", ""},
+		{"[::]:8080", "http://localhost:8080/p", ""},
+		{"[0:0::0]:8080", "http://localhost:8080/p", ""},
+		{"127.0.0.2:8080", "http://127.0.0.2:8080/p", ""},
+		{"[::1]:9000", "http://[::1]:9000/p", ""},
+		{"[fe80::1%eth0]:8080", "http://[fe80::1%25eth0]:8080/p", ""},
+		{"folio.internal:8080", "http://folio.internal:8080/p", ""},
+		{":http", "http://localhost:80/p", ""},
+		{":0", "", "names no fixed port"},
+		{"127.0.0.1", "", "is not host:port"},
+		{"host:", "", "is not host:port"},
+		{":no-such-service", "", "unknown port"},
+	}
+	for _, c := range cases {
+		got, err := localURL(envOf(map[string]string{"FOLIO_ADDR": c.addr}), "/p")
+		if got != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("FOLIO_ADDR %q: %q, %v; want %q, %q", c.addr, got, err, c.want, c.err)
+			continue
+		}
+		if got == "" {
+			continue
+		}
+		// What the commands build from it reaches the same place.
+		req, err := newRequest(context.Background(), http.MethodGet, got, nil)
+		if err != nil || req.URL.String() != got {
+			t.Errorf("FOLIO_ADDR %q: the request for %q: %v %v", c.addr, got, req, err)
+		}
+	}
+}
+
+// recorder is a server that counts the requests it gets.
+type recorder struct {
+	n   atomic.Int32
+	url string
+}
+
+func newRecorder(t *testing.T, addr string) *recorder {
+	rec := &recorder{}
+	port := listen(t, addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.n.Add(1)
+		io.WriteString(w, `{"status":"accepted"}`)
+	}))
+	host, _, _ := net.SplitHostPort(addr)
+	rec.url = "http://" + net.JoinHostPort(host, port) + "/webhooks/contentful"
+	return rec
+}
+
+// TestCommandsFollowNoRedirect: every command reports a 3xx as an error
+// naming its Location and sends nothing to it: following would resend the
+// signature and the Auth0 credentials to wherever it points.
+func TestCommandsFollowNoRedirect(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := dir + "/signing"
+	os.WriteFile(secretFile, []byte(strings.Repeat("k", 64)), 0o600)
+	env := envOf(map[string]string{"FOLIO_CLIENT_SECRET": "client-secret-value"})
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		target := newRecorder(t, "127.0.0.2:0") // another host
+		var got *http.Request
+		port := listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = r
+			http.Redirect(w, r, target.url, code)
+		}))
+		from := "http://127.0.0.1:" + port
+		commands := [][]string{
+			{"webhook", "send", "--url", from + "/webhooks/contentful", "--type", "blogPost", "--id", "p1",
+				"--secret-file", secretFile, "--client-id", "hook"},
+			{"refresh", "--url", from + "/admin/refresh", "--secret-file", secretFile, "--client-id", "hook"},
+			{"healthcheck", "--url", from + "/healthz"},
+		}
+		for _, args := range commands {
+			got = nil
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), args, env, &stdout, &stderr)
+			exit := exitCode(err, &stderr)
+			out := stdout.String() + stderr.String()
+			if exit != 1 || !strings.Contains(out, fmt.Sprint(code)) {
+				t.Errorf("%s after a %d: exit %d, output %q", args[0], code, exit, out)
+			}
+			if !strings.Contains(out, "to "+target.url+", not followed") {
+				t.Errorf("%s after a %d: %q does not name the Location %s", args[0], code, out, target.url)
+			}
+			if got == nil {
+				t.Fatalf("%s: the first server got nothing", args[0])
+			}
+			if strings.Contains(out, "client-secret-value") {
+				t.Errorf("%s: the output holds the client secret: %q", args[0], out)
+			}
+		}
+		if n := target.n.Load(); n != 0 {
+			t.Errorf("a %d was followed: the Location got %d requests", code, n)
+		}
+	}
+}
+
+// nonLoopback returns an address of this machine outside loopback.
+func nonLoopback(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	t.Fatal("this machine has no IPv4 address outside loopback to test plain http against")
+	return ""
+}
+
+// TestCredentialsOverPlainHTTP: Auth0 credentials (a client secret, a
+// token) are readable on the wire over http, so they go to loopback, or
+// anywhere over https, or over http with --allow-http; a signature alone
+// reveals no secret and goes anywhere.
+func TestCredentialsOverPlainHTTP(t *testing.T) {
+	dir := t.TempDir()
+	secretFile, tokenFile := dir+"/signing", dir+"/token"
+	os.WriteFile(secretFile, []byte(strings.Repeat("k", 64)), 0o600)
+	os.WriteFile(tokenFile, []byte("token-value-123"), 0o600)
+	env := envOf(map[string]string{"FOLIO_CLIENT_SECRET": "client-secret-value"})
+	remote := newRecorder(t, nonLoopback(t)+":0")
+	local := newRecorder(t, "127.0.0.1:0")
+	https := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer https.Close()
+	cases := []struct {
+		url   string
+		creds []string
+		code  int
+	}{
+		{remote.url, []string{"--client-id", "hook"}, 2},
+		{remote.url, []string{"--token-file", tokenFile}, 2},
+		{remote.url, []string{"--client-id", "hook", "--allow-http"}, 0},
+		{remote.url, []string{"--token-file", tokenFile, "--allow-http"}, 0},
+		{remote.url, []string{"--secret-file", secretFile}, 0},
+		{local.url, []string{"--client-id", "hook"}, 0},
+		{"http://folio.example/webhooks/contentful", []string{"--client-id", "hook"}, 2},
+		// https: refused by the test server's certificate, not by the rule.
+		{https.URL + "/webhooks/contentful", []string{"--client-id", "hook"}, 1},
+	}
+	for _, c := range cases {
+		before := remote.n.Load() + local.n.Load()
+		args := append([]string{"webhook", "send", "--url", c.url, "--type", "blogPost", "--id", "p1"}, c.creds...)
+		var stdout, stderr bytes.Buffer
+		code := exitCode(run(context.Background(), args, env, &stdout, &stderr), &stderr)
+		out := stdout.String() + stderr.String()
+		if code != c.code {
+			t.Errorf("%v: exit %d, want %d: %s", args[3:], code, c.code, out)
+		}
+		if c.code == 2 {
+			if !strings.Contains(out, "plain http") || remote.n.Load()+local.n.Load() != before {
+				t.Errorf("%v: refused without saying why, or sent anyway: %s", args[3:], out)
+			}
+		}
+		for _, s := range []string{"client-secret-value", "token-value-123"} {
+			if strings.Contains(out, s) {
+				t.Errorf("%v: the output holds a secret: %s", args[3:], out)
+			}
+		}
+	}
+}
+
+// TestCommandURLs: --url must be an http(s) URL without credentials in it,
+// and no error repeats the URL's credentials or query.
+func TestCommandURLs(t *testing.T) {
+	cases := []struct {
+		url, want string
+	}{
+		{"http://user:hunter2-pw@127.0.0.1:1/healthz", "carries user credentials"},
+		{"http://user:hunter2-pw@127.0.0.1:bad/healthz", "not a URL"},
+		{"ftp://127.0.0.1/healthz", "http:// or https://"},
+		{"/healthz", "http:// or https://"},
+		{"http:///healthz", "names no host"},
+		{"http://127.0.0.1:1/healthz?token=hunter2-pw", "unhealthy"},
+	}
+	for _, c := range cases {
+		for _, args := range [][]string{{"healthcheck", "--url", c.url}, {"refresh", "--url", c.url},
+			{"webhook", "send", "--url", c.url, "--id", "x", "--type", "t"}} {
+			var stdout, stderr bytes.Buffer
+			exitCode(run(context.Background(), args, envOf(nil), &stdout, &stderr), &stderr)
+			out := stdout.String() + stderr.String()
+			if strings.Contains(out, "hunter2") {
+				t.Errorf("%v: the output repeats the URL's secret: %s", args, out)
+			}
+			if (args[0] == "healthcheck" && !strings.Contains(out, c.want)) || !strings.Contains(out, "folio:") {
+				t.Errorf("%v: %q lacks %q", args, out, c.want)
+			}
+		}
+	}
+}
+
+// TestHealthcheckIsBounded: a folio that accepts the connection and never
+// answers is unhealthy within the check's own timeout, inside Docker's.
+func TestHealthcheckIsBounded(t *testing.T) {
+	hang := make(chan struct{})
+	port := listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer close(hang)
+	err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"FOLIO_ADDR": "127.0.0.1:" + port}), io.Discard, io.Discard)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a hanging folio: %v", err)
 	}
 }

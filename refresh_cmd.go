@@ -27,7 +27,7 @@ Flags:
 // adminRefresh implements `folio refresh`.
 func adminRefresh(ctx context.Context, args []string, env config.Lookup, stdout, stderr io.Writer) error {
 	fs := newFlags("refresh", stderr, refreshUsage)
-	target := fs.String("url", "", "admin URL (default: /admin/refresh on FOLIO_ADDR's port on 127.0.0.1)")
+	target := fs.String("url", "", "admin URL (default: /admin/refresh on FOLIO_ADDR's host and port, localhost when it names no host)")
 	creds := credentialFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -38,9 +38,9 @@ func adminRefresh(ctx context.Context, args []string, env config.Lookup, stdout,
 			return err
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, *target, http.NoBody)
+	req, err := newRequest(ctx, http.MethodPost, *target, http.NoBody)
 	if err != nil {
-		return usageError{"--url: " + err.Error()}
+		return err
 	}
 	if err := creds.apply(req, nil, env); err != nil {
 		return err

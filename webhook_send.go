@@ -33,7 +33,7 @@ Flags:
 func webhookSend(ctx context.Context, args []string, env config.Lookup, stdout, stderr io.Writer) error {
 	fs := newFlags("webhook send", stderr, webhookUsage)
 	var (
-		target      = fs.String("url", "", "webhook URL (default: /webhooks/contentful on FOLIO_ADDR's port on 127.0.0.1)")
+		target      = fs.String("url", "", "webhook URL (default: /webhooks/contentful on FOLIO_ADDR's host and port, localhost when it names no host)")
 		kind        = fs.String("kind", "Entry", "entity kind: Entry, Asset or ContentType")
 		action      = fs.String("action", "publish", "publish, unpublish, archive or delete")
 		topic       = fs.String("topic", "", "X-Contentful-Topic (default: ContentManagement.<kind>.<action>)")
@@ -80,9 +80,9 @@ func webhookSend(ctx context.Context, args []string, env config.Lookup, stdout, 
 			return err
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, *target, bytes.NewReader(body))
+	req, err := newRequest(ctx, http.MethodPost, *target, bytes.NewReader(body))
 	if err != nil {
-		return usageError{fmt.Sprintf("--url: %v", err)}
+		return err
 	}
 	req.Header.Set("Content-Type", "application/vnd.contentful.management.v1+json")
 	req.Header.Set("X-Contentful-Topic", t.String())
