@@ -1,0 +1,77 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/contentful"
+)
+
+// oddSlugs are posts (id → slug) whose slugs folio serves, each at its
+// path in both forms, and then those it cannot serve.
+var oddSlugs = [][2]string{
+	{"nested", "2024/hello-world"}, {"deep", "2024/11/30/deep"}, {"unicode", "café-ünïcode"},
+	{"space", "with space"}, {"query", "what?page=2"}, {"hash", "hash#tag"}, {"percent", "100%25real"},
+	{"plus", "a+b"}, {"upper", "Case"}, {"lower", "case"}, {"dots", "..."}, {"ctrl", "tab\there"},
+	{"dot", "."}, {"dotdot", ".."}, {"climb", "a/../b"}, {"double", "a//b"}, {"lead", "/lead"},
+	{"trail", "trail/"}, {"none", ""}, {"first", "dup"}, {"second", "dup"},
+}
+
+// unservedSlugs are the ids of oddSlugs that no route serves.
+var unservedSlugs = map[string]bool{"dot": true, "dotdot": true, "climb": true, "double": true, "lead": true,
+	"trail": true, "none": true, "second": true}
+
+// storeWithSlugs is a store holding a CV and a blog of posts with those
+// (id, slug) pairs.
+func storeWithSlugs(t *testing.T, posts [][2]string) *cache.Store {
+	t.Helper()
+	store := &cache.Store{}
+	snapshotFor(t, store, "cv", 0)
+	var raw []json.RawMessage
+	for _, p := range posts {
+		raw = append(raw, rawEntry(p[0], "blogPost", fmt.Sprintf(`{"slug":%q,"title":%q}`, p[1], "Post "+p[0])))
+	}
+	blog, err := contentful.NewCollection(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp, _, err := cache.BuildBlog(context.Background(), blog, nil, cache.BlogOptions{SlugField: "slug", PageSize: 100,
+		Render: contentful.RenderOptions{SummaryType: "blogPost", SummaryFields: []string{"title", "slug"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Put(bp)
+	return store
+}
+
+// /status names every listed post that no route serves, with the reason,
+// so an editor's slug that cannot be a URL is seen at build time.
+func TestStatusNamesUnaddressablePosts(t *testing.T) {
+	h := newTestRouter(storeWithSlugs(t, oddSlugs))
+	w := do(h, "GET", "/status")
+	var doc struct {
+		Collections map[string]struct{ Unaddressable []cache.Unaddressable }
+	}
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &doc) != nil {
+		t.Fatalf("/status: %d %s", w.Code, w.Body.String())
+	}
+	got := doc.Collections["blog"].Unaddressable
+	if len(got) != len(unservedSlugs) {
+		t.Fatalf("unaddressable %+v, want %d", got, len(unservedSlugs))
+	}
+	for _, u := range got {
+		if !unservedSlugs[u.ID] || u.Reason == "" {
+			t.Errorf("%+v", u)
+		}
+		if u.ID == "second" && !strings.Contains(u.Reason, "first") {
+			t.Errorf("a duplicate must name the post served there: %+v", u)
+		}
+	}
+	if strings.Contains(w.Body.String(), `"cv":{`) && strings.Contains(w.Body.String(), `"unaddressable":null`) {
+		t.Error("a collection with nothing unaddressable leaves the field out")
+	}
+}
