@@ -166,7 +166,7 @@ func NewResources(ctx context.Context, in []ResourceInput) ([]*Resource, error) 
 	br := make([][]byte, len(in))
 	order := make([]int, 0, len(in))
 	for i, x := range in {
-		if x.Was != nil && string(x.Was.Body()) == string(x.Body) {
+		if x.Was != nil && x.Was.Holds(x.Body) {
 			out[i] = x.Was
 		} else if len(x.Body) >= minCompressSize {
 			order = append(order, i)

@@ -127,7 +127,9 @@ func TestNewResourcesStopsWithTheContext(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || r != nil {
 		t.Fatalf("got %d resources, %v; want context.Canceled", len(r), err)
 	}
-	if late := time.Duration(time.Now().UnixNano() - cancelled.Load()); late > time.Second {
+	// Uncancelled, the build takes tens of seconds under -race; the bound
+	// is generous, for a machine busy with other work (1.05 s was seen).
+	if late := time.Duration(time.Now().UnixNano() - cancelled.Load()); late > 5*time.Second {
 		t.Fatalf("the build returned %v after its context ended", late)
 	}
 }

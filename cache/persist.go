@@ -5,7 +5,6 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/folio-cms/folio/contentful"
@@ -73,7 +72,7 @@ func (p *Part) wire() partWire {
 }
 
 func wire(r *Resource) resourceWire {
-	w := resourceWire{Identity: r.variants[Identity].Body, Modified: r.lastModified}
+	w := resourceWire{Identity: r.Body(), Modified: r.lastModified}
 	if v := r.variants[Gzip]; v != nil {
 		w.Gzip = v.Body
 	}
@@ -120,16 +119,8 @@ func (w partWire) part(res func(resourceWire) *Resource) *Part {
 	return p
 }
 
-// restore rebuilds a resource from stored bytes without compressing again.
+// restore rebuilds a resource from stored bytes, its identity among them,
+// without compressing again.
 func restore(w resourceWire) *Resource {
-	r := &Resource{hash: nameOf(w.Identity), lastModified: w.Modified.UTC()}
-	r.lastModHdr = one(r.lastModified.Format(http.TimeFormat))
-	r.variants[Identity] = r.variant(w.Identity, "", "")
-	if w.Gzip != nil {
-		r.variants[Gzip] = r.variant(w.Gzip, "gzip", "-gz")
-	}
-	if w.Brotli != nil {
-		r.variants[Brotli] = r.variant(w.Brotli, "br", "-br")
-	}
-	return r
+	return newResource(nameOf(w.Identity), len(w.Identity), w.Identity, w.Gzip, w.Brotli, w.Modified)
 }

@@ -2,9 +2,11 @@
 // pre-serialised, pre-compressed JSON, and the Store that swaps them whole.
 //
 // Everything a response needs is computed when a snapshot is built, once per
-// refresh: the JSON bytes, their gzip and brotli forms, strong ETags, the
-// Last-Modified date and even the header value slices. The request path only
-// picks a variant and writes its bytes.
+// refresh: the JSON's gzip and brotli forms, strong ETags, the Last-Modified
+// date and even the header value slices. The request path only picks a
+// variant and writes its bytes. Each document is held once, compressed: the
+// rare client that accepts no coding gets the gzip form inflated on the way
+// (identity.go).
 package cache
 
 import (
@@ -34,15 +36,20 @@ const minCompressSize = 256
 // never be modified; they are built with len == cap so that an append by a
 // middleware copies instead of writing into them.
 type Variant struct {
+	// Body is the representation's bytes; nil for an identity the
+	// resource does not hold (write it with WriteTo).
 	Body            []byte
 	ETag            []string // strong ETag of exactly these bytes
 	ContentLength   []string
 	ContentEncoding []string // nil for identity
+	// gz is the gzip form an identity not held is inflated from.
+	gz []byte
 }
 
 // Resource is one served document (/cv, /blog or one post) in every encoding.
 type Resource struct {
 	hash         string // hex of the identity bytes' SHA-256 prefix: the ETag core
+	size         int    // identity length in bytes
 	variants     [numEncodings]*Variant
 	lastModified time.Time
 	lastModHdr   []string
@@ -64,28 +71,35 @@ func NewResource(body []byte, modified time.Time) *Resource {
 }
 
 // assemble builds a resource from its identity bytes and their gzip and
-// brotli forms (nil when not made); a form is kept only when smaller.
+// brotli forms (nil when not made).
 func assemble(body []byte, modified time.Time, gz, br []byte) *Resource {
-	r := &Resource{
-		hash:         nameOf(body),
-		lastModified: modified.UTC().Truncate(time.Second),
-	}
+	return newResource(nameOf(body), len(body), body, gz, br, modified)
+}
+
+// newResource holds a document's forms: gzip and brotli when smaller than
+// the identity, the identity itself only when no gzip form is held (it is
+// inflated from gzip otherwise: identity.go). hash and size are the
+// identity's; body may be nil when gz holds it.
+func newResource(hash string, size int, body, gz, br []byte, modified time.Time) *Resource {
+	r := &Resource{hash: hash, size: size, lastModified: modified.UTC().Truncate(time.Second)}
 	r.lastModHdr = one(r.lastModified.Format(http.TimeFormat))
-	r.variants[Identity] = r.variant(body, "", "")
-	if gz != nil && len(gz) < len(body) {
-		r.variants[Gzip] = r.variant(gz, "gzip", "-gz")
+	if gz != nil && len(gz) < size {
+		r.variants[Gzip] = r.variant(gz, len(gz), "gzip", "-gz")
+		body = nil
 	}
-	if br != nil && len(br) < len(body) {
-		r.variants[Brotli] = r.variant(br, "br", "-br")
+	r.variants[Identity] = r.variant(body, size, "", "")
+	r.variants[Identity].gz = gz
+	if br != nil && len(br) < size {
+		r.variants[Brotli] = r.variant(br, len(br), "br", "-br")
 	}
 	return r
 }
 
-func (r *Resource) variant(body []byte, coding, suffix string) *Variant {
+func (r *Resource) variant(body []byte, size int, coding, suffix string) *Variant {
 	v := &Variant{
 		Body:          body,
 		ETag:          one(`"` + r.hash + suffix + `"`),
-		ContentLength: one(strconv.Itoa(len(body))),
+		ContentLength: one(strconv.Itoa(size)),
 	}
 	if coding != "" {
 		v.ContentEncoding = one(coding)
@@ -107,8 +121,26 @@ func (r *Resource) Variant(e Encoding) *Variant {
 	return r.variants[Identity]
 }
 
-// Body returns the identity JSON bytes.
-func (r *Resource) Body() []byte { return r.variants[Identity].Body }
+// Body returns the identity JSON bytes: the bytes held, or a new copy
+// inflated from the gzip form (nil if those bytes are corrupt, which a
+// resource built or loaded here never is).
+func (r *Resource) Body() []byte {
+	v := r.variants[Identity]
+	if v.Body != nil {
+		return v.Body
+	}
+	b, _ := inflateAll(v.gz, r.size)
+	return b
+}
+
+// Holds reports whether the resource's identity bytes are exactly body,
+// without inflating anything.
+func (r *Resource) Holds(body []byte) bool {
+	if v := r.variants[Identity]; v.Body != nil {
+		return string(v.Body) == string(body)
+	}
+	return r.size == len(body) && r.hash == nameOf(body)
+}
 
 // ETag returns the strong ETag of the identity bytes.
 func (r *Resource) ETag() string { return r.variants[Identity].ETag[0] }
@@ -120,7 +152,18 @@ func (r *Resource) LastModified() []string { return r.lastModHdr }
 func (r *Resource) ModTime() time.Time { return r.lastModified }
 
 // Size returns the identity length in bytes.
-func (r *Resource) Size() int { return len(r.variants[Identity].Body) }
+func (r *Resource) Size() int { return r.size }
+
+// Held returns the bytes the resource holds in memory: its forms, once.
+func (r *Resource) Held() int {
+	n := 0
+	for _, v := range r.variants {
+		if v != nil {
+			n += len(v.Body)
+		}
+	}
+	return n
+}
 
 // MatchesETag reports whether an If-None-Match value names any
 // representation of this resource. Weak comparison applies (RFC 9110

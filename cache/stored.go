@@ -198,19 +198,14 @@ func (m *Meta) Part(get func(name string) Blob) (*Part, error) {
 	return p, nil
 }
 
-// MarshalBlob encodes the resource's bytes in every encoding (not its
-// date): for each of identity, gzip and brotli a uvarint of its length
-// plus one (0: that form was not made), then the bytes.
+// MarshalBlob encodes the resource's bytes in every encoding it holds (not
+// its date): for each of identity, gzip and brotli a uvarint of its length
+// plus one (0: that form is not held; the identity is not when gzip is),
+// then the bytes.
 func (r *Resource) MarshalBlob() []byte {
-	n := 3 * binary.MaxVarintLen64
+	b := make([]byte, 0, 3*binary.MaxVarintLen64+r.Held())
 	for _, v := range r.variants {
-		if v != nil {
-			n += len(v.Body)
-		}
-	}
-	b := make([]byte, 0, n)
-	for _, v := range r.variants {
-		if v == nil {
+		if v == nil || v.Body == nil {
 			b = binary.AppendUvarint(b, 0)
 			continue
 		}
@@ -241,8 +236,14 @@ func UnmarshalBlob(name string, b []byte) (Blob, error) {
 			forms[i], b = b[:n-1:n-1], b[n-1:]
 		}
 	}
-	if forms[Identity] == nil || len(b) != 0 {
+	if forms[Identity] == nil && forms[Gzip] == nil || len(b) != 0 {
 		return nil, fmt.Errorf("%w: resource %s is malformed", ErrCorrupt, name)
+	}
+	if forms[Identity] == nil { // inflated to check it, then dropped again
+		var err error
+		if forms[Identity], err = inflateAll(forms[Gzip], -1); err != nil {
+			return nil, fmt.Errorf("resource %s: %w", name, err)
+		}
 	}
 	if nameOf(forms[Identity]) != name {
 		return nil, fmt.Errorf("%w: resource stored as %s has other bytes", ErrCorrupt, name)

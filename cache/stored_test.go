@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -135,5 +136,31 @@ func TestBlobNamesNeverMeet(t *testing.T) {
 			t.Fatalf("resource %s came back as %T, %v", r.Hash(), b, err)
 		}
 		return
+	}
+}
+
+// TestBlobWithIdentity: a blob stored before resources stopped holding
+// their identity beside gzip (all three forms) still loads, and the
+// resource it gives holds the gzip form only.
+func TestBlobWithIdentity(t *testing.T) {
+	body := []byte(`{"x":"` + strings.Repeat("abc ", 500) + `"}`)
+	r := NewResource(body, time.Time{})
+	gz := r.Variant(Gzip).Body
+	var old []byte
+	old = binary.AppendUvarint(old, uint64(len(body))+1)
+	old = append(old, body...)
+	old = binary.AppendUvarint(old, uint64(len(gz))+1)
+	old = append(old, gz...)
+	old = binary.AppendUvarint(old, 0)
+	b, err := UnmarshalBlob(r.Hash(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := b.(*Resource)
+	if got.Variant(Identity).Body != nil || !bytes.Equal(got.Body(), body) || got.Held() != len(gz) {
+		t.Errorf("holds %d bytes, identity held %v", got.Held(), got.Variant(Identity).Body != nil)
+	}
+	if len(r.MarshalBlob()) >= len(old) {
+		t.Error("the blob still carries the identity")
 	}
 }

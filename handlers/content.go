@@ -173,7 +173,7 @@ func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resou
 	}
 	w.WriteHeader(http.StatusOK)
 	if req.Method != http.MethodHead {
-		w.Write(v.Body)
+		v.WriteTo(w) // an identity not held is inflated on the way (cache/identity.go)
 	}
 }
 
