@@ -162,22 +162,26 @@ func (s *State) publish(ctx context.Context, p *cache.Part, meta []byte, res map
 	for i, c := range exists {
 		if c.Val() == 0 {
 			missing = append(missing, i)
-			written += res[hashes[i]].Size() * 3 // a resource: three forms at most
+			written += res[hashes[i]].Size() * 2 // a resource's forms: less than twice its identity
 		}
 	}
 	// Blobs can be megabytes: give the write time in proportion.
 	wctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout+time.Duration(written>>20)*time.Second)
 	defer cancel()
-	written = len(meta)
-	if len(missing) > 0 {
+	written, blobs := len(meta), len(missing)
+	for len(missing) > 0 { // in batches of a few MB: a first save is hundreds
+		var batch int
 		_, err = s.rdb.Pipelined(wctx, func(pl redis.Pipeliner) error {
-			for _, i := range missing {
+			for batch < saveBatch && len(missing) > 0 {
+				i := missing[0]
+				missing = missing[1:]
 				b := res[hashes[i]].MarshalBlob()
-				written += len(b)
+				batch += len(b)
 				pl.Set(wctx, keys[i], b, partTTL)
 			}
 			return nil
 		})
+		written += batch
 		if s.note(err) != nil {
 			return "", 0, 0, err
 		}
@@ -204,8 +208,11 @@ func (s *State) publish(ctx context.Context, p *cache.Part, meta []byte, res map
 	s.hold(p.Collection, version)
 	s.keep(p.Collection, res)
 	s.installMu.Unlock()
-	return version, written, len(missing), nil
+	return version, written, blobs, nil
 }
+
+// saveBatch is how many bytes of blobs one pipeline of a save carries.
+const saveBatch = 8 << 20
 
 // Versions returns the current version of each collection in Redis.
 func (s *State) Versions(ctx context.Context) (map[cache.Collection]string, error) {
