@@ -166,10 +166,23 @@ func (r *Resource) Held() int {
 }
 
 // MatchesETag reports whether an If-None-Match value names any
-// representation of this resource. Weak comparison applies (RFC 9110
-// 13.1.2): W/"x" matches "x". It does not allocate.
-func (r *Resource) MatchesETag(ifNoneMatch string) bool {
-	s := ifNoneMatch
+// representation of this resource under weak comparison (RFC 9110
+// §13.1.2): W/"x" matches "x", and "*" (alone) matches. Any representation, not
+// only the one a request selects: they are one content in several
+// codings, so a client holding it in one coding holds the current
+// content. A malformed value matches nothing past its fault. It does not
+// allocate.
+func (r *Resource) MatchesETag(ifNoneMatch string) bool { return r.matches(ifNoneMatch, true) }
+
+// MatchesStrongETag is MatchesETag for If-Match (RFC 9110 §13.1.1):
+// strong comparison, so a W/ tag never matches.
+func (r *Resource) MatchesStrongETag(ifMatch string) bool { return r.matches(ifMatch, false) }
+
+func (r *Resource) matches(field string, weak bool) bool {
+	s := strings.Trim(field, " \t")
+	if s == "*" {
+		return true
+	}
 	for len(s) > 0 {
 		// Skip separators.
 		for len(s) > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == ',') {
@@ -179,9 +192,10 @@ func (r *Resource) MatchesETag(ifNoneMatch string) bool {
 			return false
 		}
 		if s[0] == '*' {
-			return true
+			return false // "*" is a whole field value, never a list element
 		}
-		if len(s) > 2 && s[0] == 'W' && s[1] == '/' {
+		isWeak := len(s) > 2 && s[0] == 'W' && s[1] == '/'
+		if isWeak {
 			s = s[2:]
 		}
 		if len(s) == 0 || s[0] != '"' {
@@ -191,10 +205,13 @@ func (r *Resource) MatchesETag(ifNoneMatch string) bool {
 		if end < 0 {
 			return false
 		}
-		if r.isOwnTag(s[1 : 1+end]) {
+		if (weak || !isWeak) && r.isOwnTag(s[1:1+end]) {
 			return true
 		}
-		s = s[end+2:]
+		s = strings.TrimLeft(s[end+2:], " \t")
+		if len(s) > 0 && s[0] != ',' {
+			return false // a tag runs into the next: malformed
+		}
 	}
 	return false
 }
@@ -210,15 +227,19 @@ func (r *Resource) isOwnTag(tag string) bool {
 	return false
 }
 
-// NotModifiedSince reports whether an If-Modified-Since value is at or after
-// this resource's Last-Modified. The usual case (the client echoes our own
-// value) is a string compare and does not allocate.
+// NotModifiedSince reports whether an If-Modified-Since value is a valid
+// HTTP-date at or after this resource's Last-Modified and not later than
+// now. A date later than the server's clock is invalid and ignored (RFC
+// 9110 §13.1.3; RFC 2616 §14.25 said so in words): a 304 for it would let
+// a client keep its copy however the content changed until then. The
+// usual case (the client echoes our own value, which is never ahead of
+// now: validators.go) is a string compare and does not allocate.
 func (r *Resource) NotModifiedSince(ims string) bool {
 	if ims == r.lastModHdr[0] {
 		return true
 	}
 	t, err := http.ParseTime(ims)
-	return err == nil && !r.lastModified.After(t)
+	return err == nil && !r.lastModified.After(t) && !t.After(time.Now())
 }
 
 // withModTime returns a copy of r with another Last-Modified; the bytes and

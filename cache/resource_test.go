@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,6 +122,10 @@ func TestMatchesETag(t *testing.T) {
 		`"a",  W/"b" ,"` + core + `-gz"`:         true,
 		strings.Repeat(`"x",`, 50) + r.ETag():    true,
 		`W/`:                                     false,
+		`"other", *`:                             false, // "*" only alone
+		` * `:                                    true,
+		`""` + r.ETag():                          false, // tags must be separated
+		r.ETag() + `x`:                           true,  // matched before the fault
 		`"` + core + `", "` + core + `-gz"` + ``: true,
 	}
 	for header, want := range cases {
@@ -139,9 +144,33 @@ func TestNotModifiedSince(t *testing.T) {
 		"Sun, 01 Mar 2026 11:59:59 GMT":  false,
 		"not a date":                     false,
 		"Sunday, 01-Mar-26 12:00:00 GMT": true,
+		// A date the server has not reached is invalid (RFC 9110 §13.1.3).
+		time.Now().Add(time.Hour).UTC().Format(http.TimeFormat): false,
+		"Fri, 01 Jan 9999 00:00:00 GMT":                         false,
 	} {
 		if got := r.NotModifiedSince(ims); got != want {
 			t.Errorf("NotModifiedSince(%q) = %v, want %v", ims, got, want)
+		}
+	}
+}
+
+// If-Match compares strongly: a weak tag never matches (RFC 9110 §13.1.1).
+func TestMatchesStrongETag(t *testing.T) {
+	r := NewResource([]byte(strings.Repeat("x", 1000)), time.Now())
+	core := strings.Trim(r.ETag(), `"`)
+	for header, want := range map[string]bool{
+		r.ETag():                        true,
+		`"` + core + `-br"`:             true,
+		`*`:                             true,
+		`"other", ` + r.ETag():          true,
+		`W/"` + core + `"`:              false,
+		`W/"` + core + `-gz"`:           false,
+		`W/"` + core + `", "other"`:     false,
+		`W/"` + core + `", ` + r.ETag(): true,
+		`"other"`:                       false,
+	} {
+		if got := r.MatchesStrongETag(header); got != want {
+			t.Errorf("MatchesStrongETag(%q) = %v, want %v", header, got, want)
 		}
 	}
 }
