@@ -74,7 +74,9 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 	changed := changes(prev, c)
 	was := prev.index()
 	items := make([]Item, 0, len(c.Items))
-	fresh := map[string]rendered{} // entry id → its post's fresh bytes
+	// Fresh posts are encoded as they are rendered, a batch at a time, so
+	// a first build holds the JSON of one batch, not of every post.
+	enc := &encoder{ctx: ctx, out: map[string]*Resource{}}
 	render := func(id string) (Item, error) {
 		g := r.Begin()
 		e, err := g.Full(id)
@@ -99,7 +101,11 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 			it.Refs[ref] = rev
 		}
 		it.Slug, _ = e.Fields[o.SlugField].(string)
-		fresh[id] = rendered{body: body, modified: e.Modified()}
+		if SlugProblem(it.Slug) == "" {
+			if err := enc.add(id, input(prev.post(it.Slug), body, e.Modified(), prev == nil)); err != nil {
+				return Item{}, err
+			}
+		}
 		return it, nil
 	}
 	for _, id := range c.Items {
@@ -117,10 +123,8 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 		items = append(items, it)
 	}
 	// Slugs: the first post in order holds one; the others are listed only.
-	// Fresh bytes are encoded below, all at once.
 	posts := make(map[string]*Resource, len(items))
-	var inputs []ResourceInput
-	var encode []string // the slug of each post input
+	encoded := map[string]string{} // slug → the entry id whose fresh bytes it serves
 	held := make(map[string]bool, len(items))
 	for i := range items {
 		it := &items[i]
@@ -135,7 +139,7 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 			continue
 		}
 		held[it.Slug] = true
-		in, ok := fresh[it.ID]
+		_, ok := enc.out[it.ID]
 		if !ok && !it.Post {
 			// Reused, but it did not hold its slug before (the post that
 			// did is gone): its bytes are needed now.
@@ -143,7 +147,7 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 			if err != nil {
 				return nil, nil, err
 			}
-			*it, in = again, fresh[it.ID]
+			*it = again
 			ok = true
 		}
 		it.Post = true
@@ -151,8 +155,7 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 			posts[it.Slug] = prev.post(it.Slug)
 			continue
 		}
-		inputs = append(inputs, input(prev.post(it.Slug), in.body, in.modified, prev == nil))
-		encode = append(encode, it.Slug)
+		encoded[it.Slug] = it.ID
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
@@ -161,14 +164,18 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 	if err != nil {
 		return nil, nil, err
 	}
-	built, err := NewResources(ctx, append(inputs, pageInputs...))
-	if err != nil {
+	for _, in := range pageInputs {
+		if err := enc.add("", in); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := enc.flush(); err != nil {
 		return nil, nil, err
 	}
-	for i, slug := range encode {
-		posts[slug] = built[i]
+	for slug, id := range encoded {
+		posts[slug] = enc.out[id]
 	}
-	pages := built[len(encode):]
+	pages := enc.pages
 	p = newPart(Blog, pages[0], c)
 	p.Pages, p.Posts, p.Items, p.key = pages, posts, items, key
 	p.Refs = map[contentful.Ref]int{}
@@ -181,10 +188,48 @@ func BuildBlog(ctx context.Context, c *contentful.Collection, prev *Part, o Blog
 	return p, skipped, nil
 }
 
-// rendered is one post's fresh bytes.
-type rendered struct {
-	body     []byte
-	modified time.Time
+// encodeBatch is how many bytes of JSON a build encodes together: enough
+// for every core (NewResources spreads a batch over them), few enough that
+// a first build of thousands of posts never holds all their JSON.
+const encodeBatch = 8 << 20
+
+// encoder encodes a build's documents a batch at a time: posts by entry
+// id into out (nil while the batch waits), list pages (id "") in order
+// into pages.
+type encoder struct {
+	ctx   context.Context
+	in    []ResourceInput
+	ids   []string
+	size  int
+	out   map[string]*Resource
+	pages []*Resource
+}
+
+func (e *encoder) add(id string, in ResourceInput) error {
+	e.in, e.ids = append(e.in, in), append(e.ids, id)
+	if id != "" {
+		e.out[id] = nil
+	}
+	if e.size += len(in.Body); e.size >= encodeBatch {
+		return e.flush()
+	}
+	return nil
+}
+
+func (e *encoder) flush() error {
+	built, err := NewResources(e.ctx, e.in)
+	if err != nil {
+		return err
+	}
+	for i, id := range e.ids {
+		if id == "" {
+			e.pages = append(e.pages, built[i])
+		} else {
+			e.out[id] = built[i]
+		}
+	}
+	e.in, e.ids, e.size = nil, nil, 0
+	return nil
 }
 
 // buildPages lays out the /blog pages, to be encoded: the summaries in
