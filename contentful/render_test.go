@@ -107,13 +107,22 @@ func TestRenderMissingAndMalformed(t *testing.T) {
 	}
 }
 
-// TestPackedEntitiesRender: a served part keeps its entities deflated; they
+// TestPackedEntitiesRender: a fetch keeps its entities deflated; they
 // render, link and hash as the plain ones do.
 func TestPackedEntitiesRender(t *testing.T) {
 	c := mustCollection(t, []json.RawMessage{entry("p", "blogPost", 1, `{"slug":"p","author":`+link("Entry", "ada")+`}`)},
 		entry("ada", "author", 2, `{"name":"Ada"}`))
-	packed := map[Ref]Entity{}
-	for ref, e := range c.Entities {
+	packed, plainEnts := map[Ref]Entity{}, map[Ref]Entity{}
+	for ref, fetched := range c.Entities {
+		if !fetched.Packed {
+			t.Fatalf("%s: a fetch keeps its entities unpacked", ref)
+		}
+		j, err := fetched.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := Entity{Revision: fetched.Revision, CreatedAt: fetched.CreatedAt, Raw: j}
+		plainEnts[ref] = e
 		p := e.Pack()
 		if !p.Packed || p.Hash() != e.Hash() || len(p.Raw) == 0 {
 			t.Fatalf("%s: packed %+v", ref, p)
@@ -123,7 +132,7 @@ func TestPackedEntitiesRender(t *testing.T) {
 		}
 		packed[ref] = p
 	}
-	plain, _ := NewRenderer(c.Entities, RenderOptions{}).Begin().Full("p")
+	plain, _ := NewRenderer(plainEnts, RenderOptions{}).Begin().Full("p")
 	fromPacked, err := NewRenderer(packed, RenderOptions{}).Begin().Full("p")
 	if err != nil {
 		t.Fatal(err)
