@@ -73,7 +73,11 @@ func (c *credentials) apply(req *http.Request, body []byte, env config.Lookup, s
 			"use an https URL, or --allow-http on a network you trust", req.URL.Hostname())}
 	}
 	if secret != "" {
-		auth.Sign(req, body, secret, time.Now(), signed...)
+		target, err := signedTarget(req.URL, env)
+		if err != nil {
+			return err
+		}
+		auth.SignAs(req, target, body, secret, time.Now(), signed...)
 	}
 	return nil
 }

@@ -141,7 +141,8 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		d.Events = engine.Log().Recent(50)
 		d.DeadLetters = engine.Log().DeadLetters()
 		d.Redis = dur.Status()
-	})
+		d.Auth = guard.Status()
+	}).WithDegradation(guard.Degraded)
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.Dashboard,
 		Webhook: handlers.NewWebhook(refresh.NewIntake(store, dur.Queue(), dur.Dedup(), engine.Log(), refresh.IntakeOptions{
@@ -167,6 +168,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 
 	// Snapshots stored in Redis are served before Contentful is asked.
 	dur.Preload(work, &workers, loader.Adopt)
+	workers.Go(func() { guard.Watch(work) })
 	workers.Go(func() { engine.Run(work, local.Events()) })
 	workers.Go(func() { engine.RunSafetyRefresh(work, dur.SafetyQueue(), cfg.RefreshEvery) })
 	dur.Start(work, &workers, engine)
@@ -250,6 +252,10 @@ func newGuard(cfg config.Config, log *slog.Logger) (*auth.Guard, error) {
 		})
 		if err != nil {
 			return nil, fmt.Errorf("auth0: %w", err)
+		}
+		if len(cfg.Auth0AllowedClients) == 0 {
+			log.Warn("auth0: FOLIO_AUTH0_ALLOWED_CLIENTS is not set: any client of the audience may regenerate, and a flood " +
+				"of made-up client ids can delay a client's first exchange after each start (its renewals are unaffected); list your client ids")
 		}
 	}
 	g := auth.NewGuard(sig, a0)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 )
@@ -35,10 +36,19 @@ const (
 	DefaultAuth0DiscoveryRetry = 10 * time.Second
 	DefaultAuth0JWKSRefetch    = 30 * time.Second
 	DefaultAuth0FailureTTL     = 30 * time.Second
-	DefaultAuth0ExchangeRate   = 1.0 // exchanges per second, all credentials together
+	DefaultAuth0ExchangeRate   = 1.0 // exchanges per second, all unproven credentials together
 	DefaultAuth0ExchangeBurst  = 5
-	DefaultAuth0MaxCached      = 1000
-	DefaultAuth0ClockSkew      = 30 * time.Second
+	// Proven credentials (accepted by Auth0 before, in this process) have
+	// a ceiling of their own.
+	DefaultAuth0ProvenExchangeRate  = 1.0
+	DefaultAuth0ProvenExchangeBurst = 5
+	// Each caller (a client id, or a proven credential): one exchange per
+	// 10 s, three at once. A real client needs one a day.
+	DefaultAuth0CallerExchangeRate  = 0.1
+	DefaultAuth0CallerExchangeBurst = 3
+	DefaultAuth0MaxCallers          = 10_000
+	DefaultAuth0MaxCached           = 1000
+	DefaultAuth0ClockSkew           = 30 * time.Second
 )
 
 // Bounds on what a caller may hand us before anything is hashed or parsed.
@@ -82,13 +92,29 @@ type Auth0Config struct {
 	// cached key verifies) are refused without a fetch in between; default
 	// 30 s.
 	JWKSRefetch time.Duration
-	// FailureTTL is how long a refused exchange (wrong secret, no client
-	// grant) is remembered and answered without asking Auth0; default 30 s.
+	// FailureTTL is how long a refusal of Basic credentials is remembered
+	// and answered without asking Auth0: a refused exchange (wrong secret,
+	// no client grant) and a refused token (client, scope, grant type);
+	// default 30 s.
 	FailureTTL time.Duration
 	// ExchangeRate and ExchangeBurst limit client-credentials exchanges
-	// across all credentials (a token bucket); defaults 1/s and 5.
+	// of credentials Auth0 has not accepted before in this process, all
+	// together (a token bucket); defaults 1/s and 5.
 	ExchangeRate  float64
 	ExchangeBurst int
+	// ProvenExchangeRate and ProvenExchangeBurst limit the exchanges of
+	// credentials Auth0 has accepted before (renewals), all together, on
+	// a bucket nothing else draws on; defaults 1/s and 5.
+	ProvenExchangeRate  float64
+	ProvenExchangeBurst int
+	// CallerExchangeRate and CallerExchangeBurst limit each caller (a
+	// client id, or a proven credential) on its own; defaults 0.1/s and 3.
+	CallerExchangeRate  float64
+	CallerExchangeBurst int
+	// MaxCallers bounds the per-caller buckets, the proven credentials and
+	// the remembered refusals (each least recently used first); default
+	// 10,000.
+	MaxCallers int
 	// MaxCachedTokens bounds the exchanged-token cache; default 1,000.
 	MaxCachedTokens int
 	// ClockSkew is how long after exp a token is still accepted; default
@@ -126,6 +152,7 @@ type Auth0 struct {
 	requiredScope string
 	client        *http.Client // no redirects, with a timeout
 	jwksClient    *http.Client // client, through the JWKS fetch gate
+	gate          *jwksGate    // jwksClient's transport
 	baseCtx       context.Context
 	log           *slog.Logger
 	now           func() time.Time
@@ -143,13 +170,18 @@ type Auth0 struct {
 	discErr    *Error
 	discFlight singleflight.Group
 
-	// Exchanged tokens, keyed by an HMAC of client id, secret and audience.
-	hmacKey  []byte
-	hashers  sync.Pool
-	cacheMu  sync.RWMutex
-	cache    map[credKey]*cacheEntry
-	flights  singleflight.Group
-	exchange *rate.Limiter
+	// Exchanged tokens, keyed by an HMAC of client id, secret and audience;
+	// refusals apart, so that a flood of them cannot evict a token.
+	hmacKey []byte
+	hashers sync.Pool
+	cacheMu sync.RWMutex
+	cache   map[credKey]*cacheEntry
+	refused *lru.Cache[credKey, *cacheEntry]
+	flights singleflight.Group
+	limits  *exchangeLimits
+
+	// What /status and /readyz say about Auth0; see auth0_state.go.
+	state auth0State
 
 	// Warnings an attacker could repeat are logged at most once per 10 s.
 	throttleLog rate.Sometimes
@@ -163,6 +195,7 @@ type auth0Backend struct {
 	verifier *oidc.IDTokenVerifier
 	keys     *limitedKeySet
 	tokenURL string
+	jwksURL  string
 }
 
 // NewAuth0 checks the configuration. It does not contact Auth0: discovery
@@ -187,8 +220,9 @@ func NewAuth0(cfg Auth0Config) (*Auth0, error) {
 	if strings.ContainsAny(scope, " \t") {
 		problems = append(problems, fmt.Sprintf("required scope %q must be a single scope", cfg.RequiredScope))
 	}
-	if cfg.ExchangeRate < 0 || cfg.ExchangeBurst < 0 || cfg.MaxCachedTokens < 0 {
-		problems = append(problems, "exchange rate, burst and cache size must not be negative")
+	if cfg.ExchangeRate < 0 || cfg.ExchangeBurst < 0 || cfg.ProvenExchangeRate < 0 || cfg.ProvenExchangeBurst < 0 ||
+		cfg.CallerExchangeRate < 0 || cfg.CallerExchangeBurst < 0 || cfg.MaxCallers < 0 || cfg.MaxCachedTokens < 0 {
+		problems = append(problems, "exchange rates, bursts and cache sizes must not be negative")
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("auth0: %s", strings.Join(problems, "; "))
@@ -234,14 +268,9 @@ func NewAuth0(cfg Auth0Config) (*Auth0, error) {
 			"issuer", issuer)
 	}
 
-	limit, burst := cfg.ExchangeRate, cfg.ExchangeBurst
-	if limit == 0 {
-		limit = DefaultAuth0ExchangeRate
-	}
-	if burst == 0 {
-		burst = DefaultAuth0ExchangeBurst
-	}
-	a.exchange = rate.NewLimiter(rate.Limit(limit), burst)
+	a.limits = newExchangeLimits(cfg, a.now)
+	a.refused, _ = lru.New[credKey, *cacheEntry](orDefaultI(cfg.MaxCallers, DefaultAuth0MaxCallers))
+	a.state.init(a.log)
 
 	a.hmacKey = make([]byte, 32)
 	if _, err := rand.Read(a.hmacKey); err != nil {
@@ -265,7 +294,9 @@ func NewAuth0(cfg Auth0Config) (*Auth0, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	jc.Transport = &jwksGate{base: base, now: a.now, refetch: a.jwksRefetch, retry: a.discoveryRetry}
+	a.gate = &jwksGate{base: base, now: a.now, refetch: a.jwksRefetch, retry: a.discoveryRetry,
+		report: func(err error) { a.state.jwks.record(a.now(), err) }}
+	jc.Transport = a.gate
 	a.jwksClient = &jc
 
 	a.baseCtx = oidc.ClientContext(context.Background(), a.client)

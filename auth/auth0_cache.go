@@ -76,8 +76,9 @@ func (a *Auth0) lookup(key credKey) *cacheEntry {
 	return e
 }
 
-// store records e, keeping at most maxCached entries: when full, expired
-// entries go first, then the oldest.
+// store records e, a token (verified or not) that Auth0 issued, keeping at
+// most maxCached entries: when full, expired entries go first, then the
+// oldest. Refusals are kept apart (refuse).
 func (a *Auth0) store(key credKey, e *cacheEntry) {
 	a.cacheMu.Lock()
 	defer a.cacheMu.Unlock()
@@ -101,4 +102,23 @@ func (a *Auth0) store(key credKey, e *cacheEntry) {
 		}
 	}
 	a.cache[key] = e
+}
+
+// refuse remembers a refusal of these credentials for FailureTTL, apart
+// from the tokens: a bounded LRU map, so a flood of made-up pairs evicts
+// only other refusals.
+func (a *Auth0) refuse(key credKey, now time.Time, e *Error) {
+	a.refused.Add(key, &cacheEntry{created: now, until: now.Add(a.failureTTL), err: e})
+}
+
+// lookupRefused returns the refusal of these credentials still remembered.
+func (a *Auth0) lookupRefused(key credKey) *cacheEntry {
+	e, ok := a.refused.Get(key)
+	if !ok {
+		return nil
+	}
+	if !a.now().Before(e.until) {
+		return nil // left for the LRU to evict: removing it could race a newer refusal
+	}
+	return e
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,9 +16,10 @@ import (
 // Basic exchanges an Auth0 application's client id and secret for an access
 // token (client-credentials grant for the configured audience) and verifies
 // it like a Bearer token. Tokens are cached per credential until shortly
-// before they expire, concurrent first uses share one exchange, refused
-// credentials are remembered for FailureTTL, and exchanges are rate limited
-// overall (Throttled beyond the limit).
+// before they expire (refreshAt), concurrent first uses share one exchange,
+// refusals (a refused exchange, a token that may not do this) are
+// remembered for FailureTTL, and exchanges are rate limited per caller and
+// fairly (exchangeLimits; Throttled beyond the limits).
 func (a *Auth0) Basic(ctx context.Context, clientID, clientSecret string) (*Principal, error) {
 	if clientID == "" || clientSecret == "" {
 		return nil, unauthenticated("credentials_missing", "an Auth0 client id and secret are required", nil)
@@ -36,6 +38,9 @@ func (a *Auth0) Basic(ctx context.Context, clientID, clientSecret string) (*Prin
 	}
 	key := a.credKey(clientID, clientSecret)
 	if e := a.lookup(key); e != nil && e.settled() {
+		return e.result()
+	}
+	if e := a.lookupRefused(key); e != nil {
 		return e.result()
 	}
 	return a.basicMiss(ctx, key, clientID, clientSecret)
@@ -68,6 +73,11 @@ func (a *Auth0) basicMiss(ctx context.Context, key credKey, clientID, clientSecr
 // verification could not be completed) and records the outcome.
 func (a *Auth0) basicFlight(key credKey, clientID, secret string) (*Principal, *Error) {
 	cached := a.lookup(key)
+	if cached == nil || !cached.settled() {
+		if r := a.lookupRefused(key); r != nil {
+			cached = r
+		}
+	}
 	if cached != nil && cached.settled() {
 		// Another flight finished between our caller's lookup and now.
 		p, err := cached.result()
@@ -87,9 +97,9 @@ func (a *Auth0) basicFlight(key credKey, clientID, secret string) (*Principal, *
 	if cached != nil {
 		raw, until = cached.token, cached.until
 	} else {
-		if !a.exchange.AllowN(now, 1) {
+		if !a.limits.admit(key, clientID) {
 			a.throttleLog.Do(func() {
-				a.log.Warn("auth0: client-credentials exchanges are over folio's rate limit; refusing them (logged at most every 10 s)",
+				a.log.Warn("auth0: client-credentials exchanges are over folio's limits; refusing them (logged at most every 10 s)",
 					"client_id", clientID)
 			})
 			return nil, &Error{Kind: Throttled, Code: "auth0_exchange_throttled",
@@ -98,11 +108,11 @@ func (a *Auth0) basicFlight(key credKey, clientID, secret string) (*Principal, *
 		tok, e := a.exchangeToken(be, clientID, secret)
 		if e != nil {
 			if e.Kind == Unauthenticated || e.Kind == Forbidden {
-				a.store(key, &cacheEntry{created: now, until: now.Add(a.failureTTL), err: e})
+				a.refuse(key, now, e)
 			}
-			a.log.Warn("auth0: client-credentials exchange failed", "client_id", clientID, "code", e.Code, "error", e.Err)
 			return nil, e
 		}
+		a.limits.prove(key)
 		raw = tok.AccessToken
 		// Until the token is verified, trust expires_in (measured on the
 		// real clock by x/oauth2) for how long it is worth keeping.
@@ -121,11 +131,11 @@ func (a *Auth0) basicFlight(key credKey, clientID, secret string) (*Principal, *
 		}
 		return v.principal, nil
 	case e.Kind == Forbidden && v != nil:
-		// A valid token that may not do this (azp, scope, gty): it stays so
-		// until it expires; asking Auth0 again would only spend quota.
-		if r := refreshAt(now, v.issuedAt, v.expiry); r.After(now) {
-			a.store(key, &cacheEntry{created: now, until: r, err: e})
-		}
+		// A valid token that may not do this (azp, scope, gty): remembered
+		// for FailureTTL like any refusal, not for the token's lifetime, so
+		// that a grant fixed in Auth0 works within it (by a new exchange:
+		// the scopes are in the token).
+		a.refuse(key, now, e)
 		return nil, e
 	default:
 		// Auth0 issued the token but folio could not verify it (key set
@@ -156,26 +166,47 @@ func (a *Auth0) exchangeToken(be *auth0Backend, clientID, secret string) (*oauth
 		AuthStyle: oauth2.AuthStyleInParams,
 	}
 	tok, err := cc.Token(a.baseCtx)
+	now := a.now()
 	if err != nil {
 		cause := scrub(err, secret)
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil {
 			switch sc := re.Response.StatusCode; {
 			case sc == http.StatusUnauthorized || sc == http.StatusBadRequest:
+				// The caller's mistake (or a made-up pair): not Auth0's state.
 				return nil, unauthenticated("invalid_client_credentials", "Auth0 refused the client credentials", cause)
 			case sc == http.StatusForbidden:
+				a.state.exchange.record(now, &causeError{class: "audience_not_allowed", config: true,
+					detail: "Auth0 accepted a client's credentials but refused it a token for AUTH0_AUDIENCE " + a.audience +
+						": the audience is wrong, or the application has no client grant for it", err: cause})
+				a.state.refused(now, "audience_not_allowed")
 				return nil, &Error{Kind: Forbidden, Code: "audience_not_allowed",
 					Reason: "this Auth0 application is not authorised for folio's API (no client grant)", Err: cause}
-			case sc == http.StatusTooManyRequests:
-				return nil, unavailable("auth0_unavailable", "Auth0 is rate limiting token requests; retry later", cause)
+			default:
+				return nil, a.exchangeFailed(now, statusCause("token_endpoint", "POST", be.tokenURL, sc), cause)
 			}
 		}
-		return nil, unavailable("auth0_unavailable", "Auth0 could not be reached to exchange the credentials", cause)
+		return nil, a.exchangeFailed(now, &causeError{class: "token_endpoint_unavailable",
+			detail: "POST " + be.tokenURL + " failed: no answer (DNS, connection or timeout)"}, cause)
 	}
 	if tok.AccessToken == "" || (tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "bearer")) {
-		return nil, unavailable("auth0_unavailable", "Auth0 answered the exchange without a bearer access token", nil)
+		return nil, a.exchangeFailed(now, &causeError{class: "token_endpoint_invalid", config: true,
+			detail: "POST " + be.tokenURL + " answered without a bearer access token"}, nil)
 	}
+	a.state.exchange.record(now, nil)
 	return tok, nil
+}
+
+// exchangeFailed records an exchange Auth0 could not answer (the tracker
+// logs its cause once) and answers 503 naming the cause.
+func (a *Auth0) exchangeFailed(now time.Time, c *causeError, cause error) *Error {
+	c.err = cause
+	a.state.exchange.record(now, c)
+	code := "auth0_unavailable"
+	if c.config {
+		code = "auth0_misconfigured"
+	}
+	return unavailable(code, fmt.Sprintf("Auth0 cannot exchange the credentials (%s: %s); retry later", c.class, c.detail), nil)
 }
 
 // refreshAt is when a token stops being served from the cache: one minute,

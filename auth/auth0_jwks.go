@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"runtime"
@@ -144,6 +143,9 @@ type jwksGate struct {
 	now     func() time.Time
 	refetch time.Duration
 	retry   time.Duration
+	// report, when set, is told how every admitted fetch ended (nil, or a
+	// *causeError).
+	report func(error)
 
 	mu        sync.Mutex
 	attempted bool
@@ -152,6 +154,13 @@ type jwksGate struct {
 	fetching  chan struct{}     // the admitted fetch under way; closed when it ends
 	attempts  uint64            // fetches tried, admitted or not
 	keys      []jose.JSONWebKey // of the last good fetch; replaced, never modified
+}
+
+// hasKeys reports whether a fetch has ever brought usable keys.
+func (g *jwksGate) hasKeys() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.keys) > 0
 }
 
 func (g *jwksGate) lastFetchOK() bool {
@@ -231,30 +240,38 @@ func (g *jwksGate) RoundTrip(req *http.Request) (*http.Response, error) {
 	g.fetching = nil
 	close(done)
 	g.mu.Unlock()
+	if g.report != nil {
+		g.report(asCause(err))
+	}
 	if err != nil {
 		return nil, &jwksFetchError{err}
 	}
 	return resp, nil
 }
 
-func (g *jwksGate) fetch(req *http.Request) (*http.Response, []jose.JSONWebKey, error) {
+func (g *jwksGate) fetch(req *http.Request) (*http.Response, []jose.JSONWebKey, *causeError) {
+	url := req.URL.Redacted()
+	invalid := func(what string) *causeError {
+		return &causeError{class: "jwks_invalid", config: true, detail: url + " " + what}
+	}
 	resp, err := g.base.RoundTrip(req)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &causeError{class: "jwks_unreachable", err: err,
+			detail: "GET " + url + " failed: no answer (DNS, connection or timeout)"}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &causeError{class: "jwks_unreachable", err: err, detail: "GET " + url + " failed while reading the answer"}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("status %s", resp.Status)
+		return nil, nil, statusCause("jwks", "GET", url, resp.StatusCode)
 	}
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &set); err != nil {
-		return nil, nil, errors.New("the answer is not a key set")
+		return nil, nil, invalid("is not a key set")
 	}
 	var keys []jose.JSONWebKey
 	for _, raw := range set.Keys {
@@ -269,7 +286,7 @@ func (g *jwksGate) fetch(req *http.Request) (*http.Response, []jose.JSONWebKey, 
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return nil, nil, errors.New("the key set holds no RS256 signing key")
+		return nil, nil, invalid("holds no RS256 signing key")
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))

@@ -272,8 +272,8 @@ func TestAuth0IssuerMustMatchExactly(t *testing.T) {
 	t.Parallel()
 	e := newAuth0Env(t, func(c *Auth0Config) { c.IssuerURL = strings.TrimSuffix(c.IssuerURL, "/") })
 	p, err := e.a.Bearer(auth0Ctx, e.mint(nil))
-	e.check(p, err, Unavailable, "auth0_unavailable")
-	if logs := e.logs.String(); !strings.Contains(logs, "no trailing slash") || !strings.Contains(logs, "does not match") {
+	e.check(p, err, Unavailable, "auth0_misconfigured")
+	if logs := e.logs.String(); !strings.Contains(logs, "no trailing slash") || !strings.Contains(logs, "issuer_mismatch") {
 		t.Errorf("the misconfiguration is not explained in the logs:\n%s", logs)
 	}
 }

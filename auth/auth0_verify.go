@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -68,6 +69,16 @@ func (a *Auth0) verify(ctx context.Context, be *auth0Backend, raw, method, wantC
 		return nil, unauthenticated("token_invalid", "the access token was issued in the future", nil)
 	}
 	v := &verified{issuedAt: tok.IssuedAt, expiry: tok.Expiry}
+	v, e := a.checkClaims(v, &c, method, wantClient)
+	if e != nil && e.Kind == Forbidden {
+		a.state.refused(now, e.Code)
+	}
+	return v, e
+}
+
+// checkClaims checks what go-oidc does not: gty, azp, the allowed clients
+// and the required scope.
+func (a *Auth0) checkClaims(v *verified, c *tokenClaims, method, wantClient string) (*verified, *Error) {
 	if c.GTY != "client-credentials" {
 		return v, forbidden("grant_type_not_allowed", "only machine-to-machine (client-credentials) tokens are accepted")
 	}
@@ -108,10 +119,8 @@ func (a *Auth0) classify(err error, out *verifyOutcome, raw string) *Error {
 	switch {
 	case out.ctxErr != nil:
 		return unavailable("auth0_unavailable", "the request ended before the key set was fetched", out.ctxErr)
-	case out.fetchErr != nil:
-		return unavailable("auth0_unavailable", "Auth0's key set cannot be fetched; retry later", cause)
-	case out.throttled && !out.keysUsable:
-		return unavailable("auth0_unavailable", "Auth0's key set cannot be fetched; retry later", cause)
+	case out.fetchErr != nil, out.throttled && !out.keysUsable:
+		return a.keySetError(out.fetchErr)
 	case out.throttled:
 		a.unknownKey.Do(func() {
 			a.log.Info("auth0: refusing tokens signed by unknown keys without refetching the key set (logged at most every 10 s)")
@@ -126,10 +135,32 @@ func (a *Auth0) classify(err error, out *verifyOutcome, raw string) *Error {
 			Audience audience `json:"aud"`
 		}
 		if json.Unmarshal(out.payload, &c) == nil && c.Issuer == a.issuer && !slices.Contains(c.Audience, a.audience) {
-			return &Error{Kind: Forbidden, Code: "audience_mismatch", Reason: "the access token is not for folio's API", Err: cause}
+			a.state.refused(a.now(), "audience_mismatch")
+			return &Error{Kind: Forbidden, Code: "audience_mismatch",
+				Reason: "the access token is not for folio's API (its aud is not AUTH0_AUDIENCE)", Err: cause}
 		}
 	}
 	return unauthenticated("token_invalid", "the access token is not valid", cause)
+}
+
+// keySetError answers a token that needs keys no fetch has brought: 503
+// (Contentful retries), naming the cause of fetchErr or, when none was
+// made now, of the last fetch. The cause is logged once by the tracker.
+func (a *Auth0) keySetError(fetchErr error) *Error {
+	var c *causeError
+	if !errors.As(fetchErr, &c) {
+		if o := a.state.jwks.get(); o != nil && !o.OK {
+			c = &causeError{class: o.Error, detail: o.Detail}
+		}
+	}
+	if c == nil {
+		return unavailable("auth0_unavailable", "Auth0's key set cannot be fetched; retry later", nil)
+	}
+	code := "auth0_unavailable"
+	if c.config || strings.HasSuffix(c.class, "_invalid") || strings.HasSuffix(c.class, "_not_found") {
+		code = "auth0_misconfigured"
+	}
+	return unavailable(code, fmt.Sprintf("Auth0's key set cannot be fetched (%s: %s); /status shows it", c.class, c.detail), nil)
 }
 
 // audience is aud: a string or an array of strings.

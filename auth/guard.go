@@ -31,6 +31,60 @@ func (g *Guard) Methods() []string {
 	return m
 }
 
+// GuardStatus is the auth section of /status: which methods are
+// configured and what folio knows of them; never a secret, a token or a
+// client id.
+type GuardStatus struct {
+	// Configured is false when no method is: every webhook is refused.
+	Configured bool     `json:"configured"`
+	Methods    []string `json:"methods"`
+	// SignedPathPrefix is the path of FOLIO_PUBLIC_URL put before every
+	// received path when a signature is checked.
+	SignedPathPrefix string       `json:"signedPathPrefix,omitempty"`
+	Auth0            *Auth0Status `json:"auth0,omitempty"`
+}
+
+// Status reports the configured methods and Auth0's state.
+func (g *Guard) Status() GuardStatus {
+	st := GuardStatus{Methods: g.Methods()}
+	st.Configured = len(st.Methods) > 0
+	if st.Methods == nil {
+		st.Methods = []string{}
+	}
+	if g.sig != nil {
+		st.SignedPathPrefix = g.sig.PublicPath()
+	}
+	if g.auth0 != nil {
+		a := g.auth0.Status()
+		st.Auth0 = &a
+	}
+	return st
+}
+
+// Degraded names why no webhook can be authenticated at all (no method
+// configured, or Auth0 failing), or nothing: for /readyz, which stays 200
+// (readiness is about serving content) but says so.
+func (g *Guard) Degraded() []string {
+	if g.sig == nil && g.auth0 == nil {
+		return []string{"webhook_auth_not_configured: no webhook can be authenticated; set CONTENTFUL_WEBHOOK_SECRET and/or AUTH0_DOMAIN with AUTH0_AUDIENCE"}
+	}
+	if g.auth0 != nil {
+		if st := g.auth0.Status(); st.State == Auth0Failing {
+			return []string{"auth0 " + st.Problem}
+		}
+	}
+	return nil
+}
+
+// Watch checks Auth0 in the background from the start (Auth0.Watch), so a
+// misconfiguration shows on /status and /readyz before the first webhook;
+// without Auth0 it returns at once.
+func (g *Guard) Watch(ctx context.Context) {
+	if g.auth0 != nil {
+		g.auth0.Watch(ctx)
+	}
+}
+
 // UsesAuth0 reports whether Auth0 credentials are required, so a 401 can say
 // which schemes the caller may use.
 func (g *Guard) UsesAuth0() bool { return g.auth0 != nil }
