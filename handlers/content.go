@@ -49,21 +49,31 @@ func NewContent(store Snapshots, cors *CORS) *Content {
 // gets when the router's direct path has not taken it.
 func (h *Content) Serve(c *gin.Context) {
 	r, e := h.find(c.Request.URL.Path, c.Request.URL.RawQuery)
+	if e == nil {
+		e = h.serve(c.Writer, c.Request, r)
+	}
 	if e != nil {
 		fail(c, e)
-		return
 	}
-	h.serve(c.Writer, c.Request, r)
 }
 
-// ServeDirect answers a GET or HEAD of a content path with the content (200
-// or 304) without gin, and reports whether it did. Other methods and paths,
-// and the error answers, it leaves to gin (Serve), so that each has one
-// implementation. A panic clears the headers and hands the request to gin,
-// whose recovery logs it and answers 500 as on every route; the answer
-// depends on the snapshot only, so it panics there again.
+// ServeDirect gives every answer on a content path its CORS and Vary
+// headers, whatever the method and outcome (a browser hides an answer
+// without them from the page, errors included), then answers a GET or
+// HEAD with the content (200 or 304) without gin, and reports whether it
+// did. Other methods and paths, and the error answers, it leaves to gin
+// (Serve, Preflight, the router's 404 and 405), so that each has one
+// implementation. A panic clears the content's headers and hands the
+// request to gin, whose recovery logs it and answers 500 as on every
+// route; the answer depends on the snapshot only, so it panics there
+// again.
 func (h *Content) ServeDirect(w http.ResponseWriter, req *http.Request) (served bool) {
-	if req.Method != http.MethodGet && req.Method != http.MethodHead || !contentPath(req.URL.Path) {
+	if !contentPath(req.URL.Path) {
+		return false
+	}
+	hdr := w.Header()
+	h.routeHeaders(hdr, req)
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return false
 	}
 	r, e := h.find(req.URL.Path, req.URL.RawQuery)
@@ -72,22 +82,25 @@ func (h *Content) ServeDirect(w http.ResponseWriter, req *http.Request) (served 
 	}
 	defer func() {
 		if recover() != nil {
-			clear(w.Header())
+			clear(hdr)
+			h.routeHeaders(hdr, req)
 			served = false
 		}
 	}()
-	h.serve(w, req, r)
-	return true
+	return h.serve(w, req, r) == nil
+}
+
+// routeHeaders are the headers of every answer on a content route.
+func (h *Content) routeHeaders(hdr http.Header, req *http.Request) {
+	hdr["Vary"] = h.vary
+	h.cors.apply(hdr, req.Header["Origin"])
 }
 
 // contentPath reports whether path is one of the content routes: /cv, /blog
-// or /blog/{slug}, as gin matches them.
+// or anything under /blog/ (a slug may hold '/', sent as is or as %2F:
+// URL.Path has it decoded either way).
 func contentPath(path string) bool {
-	if path == "/cv" || path == "/blog" {
-		return true
-	}
-	slug, ok := strings.CutPrefix(path, "/blog/")
-	return ok && slug != "" && strings.IndexByte(slug, '/') < 0
+	return path == "/cv" || path == "/blog" || strings.HasPrefix(path, "/blog/")
 }
 
 // find returns the resource a content path and query name in the current
@@ -110,8 +123,12 @@ func (h *Content) find(path, rawQuery string) (*cache.Resource, *Error) {
 		}
 		return s.Blog.Pages[n-1], nil
 	}
-	if r, ok := s.Blog.Posts[strings.TrimPrefix(path, "/blog/")]; ok {
+	slug := strings.TrimPrefix(path, "/blog/")
+	if r, ok := s.Blog.Posts[slug]; ok {
 		return r, nil
+	}
+	if slug == "" {
+		return nil, errBlogSlash
 	}
 	return nil, errNoPost
 }
@@ -148,24 +165,29 @@ func page(rawQuery string) (n int, ok bool) {
 	return 1, true
 }
 
-var errNoPost = &Error{Status: http.StatusNotFound, Code: "post_not_found", Message: "no blog post has that slug"}
+var (
+	errNoPost    = &Error{Status: http.StatusNotFound, Code: "post_not_found", Message: "no blog post has that slug"}
+	errBlogSlash = notFound("/blog")
+)
 
-// serve writes one resource: conditional requests answer 304, the best
-// encoding the client accepts is chosen, HEAD gets the headers only.
-func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resource) {
+// serve writes one resource: conditional requests answer 304 (or fail with
+// 412, written by the caller: nothing is written then), the best encoding
+// the client accepts is chosen, HEAD gets the headers only.
+func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resource) *Error {
+	cond := evaluate(req.Header, r)
+	if cond == preconditionFailed {
+		return errPrecondition
+	}
 	hdr := w.Header()
 	hdr["Content-Type"] = hdrJSON
 	hdr["Cache-Control"] = hdrCacheControl
-	hdr["Vary"] = h.vary
 	hdr["Last-Modified"] = r.LastModified()
 	hdr["X-Content-Type-Options"] = hdrNoSniff
-	h.cors.apply(hdr, req.Header["Origin"])
-
 	v := r.Variant(negotiate(req.Header["Accept-Encoding"]))
 	hdr["Etag"] = v.ETag
-	if notModified(req, r) {
+	if cond == notModified {
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return nil
 	}
 	hdr["Content-Length"] = v.ContentLength
 	if v.ContentEncoding != nil {
@@ -175,23 +197,7 @@ func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resou
 	if req.Method != http.MethodHead {
 		v.WriteTo(w) // an identity not held is inflated on the way (cache/identity.go)
 	}
-}
-
-// notModified applies RFC 9110 13.2.2: If-None-Match decides when present,
-// else If-Modified-Since.
-func notModified(req *http.Request, r *cache.Resource) bool {
-	if inm := req.Header["If-None-Match"]; len(inm) > 0 {
-		for _, v := range inm {
-			if r.MatchesETag(v) {
-				return true
-			}
-		}
-		return false
-	}
-	if ims := req.Header["If-Modified-Since"]; len(ims) > 0 {
-		return r.NotModifiedSince(ims[0])
-	}
-	return false
+	return nil
 }
 
 // commonAcceptEncodings are Accept-Encoding values that browsers, CDNs and

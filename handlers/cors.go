@@ -17,12 +17,14 @@ type CORS struct {
 
 var (
 	hdrStar          = []string{"*"}[:1:1]
-	hdrExposeHeaders = []string{"Etag, Last-Modified"}[:1:1]
+	hdrExposeHeaders = []string{"Etag, Last-Modified, Retry-After"}[:1:1]
 	hdrAllowMethods  = "GET, HEAD"
-	hdrAllowHeaders  = "If-None-Match, If-Modified-Since"
+	hdrAllowHeaders  = "If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since"
 )
 
-// NewCORS allows origins ("*" allows any).
+// NewCORS allows origins ("*" allows any), each as browsers send it in
+// Origin and as config.ParseOrigin gives it (lower-case scheme and host,
+// no default port, no trailing slash): they are compared exactly.
 func NewCORS(origins []string) *CORS {
 	c := &CORS{allowed: map[string][]string{}}
 	for _, o := range origins {
@@ -48,7 +50,9 @@ func (c *CORS) allow(origin []string) []string {
 	return c.allowed[origin[0]]
 }
 
-// apply sets the CORS headers of a content answer.
+// apply sets the CORS headers of an answer on a content route, whatever
+// it is (200, 304, 4xx, 5xx, HEAD): a browser hides from the page's script
+// any answer without them, errors included.
 func (c *CORS) apply(h http.Header, origin []string) {
 	if v := c.allow(origin); v != nil {
 		h["Access-Control-Allow-Origin"] = v
@@ -57,8 +61,14 @@ func (c *CORS) apply(h http.Header, origin []string) {
 }
 
 // Preflight answers OPTIONS on the content routes: 204 for an allowed origin,
-// 403 otherwise, so a misconfigured frontend sees why in its console.
+// 403 otherwise, so a misconfigured frontend sees why in its console. An
+// OPTIONS without Origin is no preflight: 204 with Allow.
 func (c *CORS) Preflight(ctx *gin.Context) {
+	if len(ctx.Request.Header["Origin"]) == 0 {
+		ctx.Header("Allow", "GET, HEAD, OPTIONS")
+		ctx.AbortWithStatus(http.StatusNoContent)
+		return
+	}
 	v := c.allow(ctx.Request.Header["Origin"])
 	if v == nil {
 		fail(ctx, &Error{Status: http.StatusForbidden, Code: "cors_origin_denied",

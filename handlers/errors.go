@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/folio-cms/folio/auth"
@@ -40,11 +41,19 @@ type errorBody struct {
 var (
 	errNotReady = &Error{Status: http.StatusServiceUnavailable, Code: "not_ready",
 		Message: "content is still loading from Contentful; retry shortly", RetryAfter: "5"}
-	errNotFound = &Error{Status: http.StatusNotFound, Code: "not_found",
-		Message: "no such resource"}
 	errMethod = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
 		Message: "this resource does not answer that method"}
 )
+
+// notFound is the 404 of a path no route serves; route, when not empty,
+// is the route it was likely meant for (suggest).
+func notFound(route string) *Error {
+	e := &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such resource"}
+	if route != "" {
+		e.Message += "; did you mean " + strconv.Quote(route) + "? folio does not redirect"
+	}
+	return e
+}
 
 // fail answers c with err and stops the handler chain. Errors that map to no
 // answer are internal: logged in full, answered with a plain 500.
@@ -68,6 +77,7 @@ func fail(c *gin.Context, err error) {
 		h.Set("Retry-After", e.RetryAfter)
 	}
 	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	var body errorBody
 	body.Error.Code = e.Code
 	body.Error.Message = e.Message

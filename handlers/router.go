@@ -3,6 +3,8 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -44,17 +46,23 @@ func NewRouter(d Deps) http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	// folio never redirects: a webhook sender does not follow a 307 on
+	// POST (and one that did would break a signature bound to the path),
+	// and a browser's fetch of a redirect needs CORS headers on it too. A
+	// path off by a slash or by case gets a 404 naming the route instead.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
 	r.Use(gin.CustomRecoveryWithWriter(discard{}, func(c *gin.Context, err any) {
 		log.Error("panic while serving", "method", c.Request.Method, "path", c.FullPath(), "panic", err)
 		fail(c, &Error{Status: http.StatusInternalServerError, Code: "internal_error",
 			Message: "folio could not answer; the error is logged"})
 	}))
-	r.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
+	r.NoRoute(func(c *gin.Context) { fail(c, notFound(suggest(r.Routes(), c.Request.URL.Path))) })
 	r.NoMethod(func(c *gin.Context) { fail(c, errMethod) })
 
 	cors := NewCORS(d.CORS)
 	content := NewContent(d.Store, cors)
-	for _, path := range []string{"/cv", "/blog", "/blog/:slug"} {
+	for _, path := range []string{"/cv", "/blog", "/blog/*slug"} {
 		r.GET(path, content.Serve)
 		r.HEAD(path, content.Serve)
 		r.OPTIONS(path, cors.Preflight)
@@ -64,9 +72,12 @@ func NewRouter(d Deps) http.Handler {
 	ops.GET("/healthz", d.Status.Healthz)
 	ops.HEAD("/healthz", d.Status.Healthz)
 	ops.GET("/readyz", d.Status.Readyz)
+	ops.HEAD("/readyz", d.Status.Readyz)
 	ops.GET("/status", d.Status.Status)
+	ops.HEAD("/status", d.Status.Status)
 	if d.Metrics != nil {
 		ops.GET("/metrics", gin.WrapH(d.Metrics))
+		ops.HEAD("/metrics", gin.WrapH(d.Metrics))
 	}
 	if d.Webhook != nil {
 		count := d.CountWebhook
@@ -78,15 +89,18 @@ func NewRouter(d Deps) http.Handler {
 	if d.Admin != nil {
 		admin := ops.Group("/admin", RequireAuth(d.Auth, d.Limits))
 		admin.GET("/dead-letters", d.Admin.DeadLetters)
+		admin.HEAD("/dead-letters", d.Admin.DeadLetters)
 		admin.POST("/dead-letters/:id/replay", d.Admin.Replay)
 		admin.POST("/refresh", d.Admin.Refresh)
 	}
 	if d.Dashboard != nil {
-		ops.GET("/", func(c *gin.Context) {
+		dashboard := func(c *gin.Context) {
 			c.Header("Cache-Control", "no-cache")
 			c.Header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:")
 			c.Data(http.StatusOK, "text/html; charset=utf-8", d.Dashboard)
-		})
+		}
+		ops.GET("/", dashboard)
+		ops.HEAD("/", dashboard)
 	}
 	return contentFirst{content: content, engine: r}
 }
@@ -102,6 +116,44 @@ func (h contentFirst) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !h.content.ServeDirect(w, req) {
 		h.engine.ServeHTTP(w, req)
 	}
+}
+
+// suggest returns the route a path not found was meant for, when cleaning
+// it (a trailing or doubled slash, a dot segment) or its case makes it
+// one, else "".
+func suggest(routes gin.RoutesInfo, p string) string {
+	clean := path.Clean("/" + p)
+	for _, r := range routes {
+		if !strings.ContainsAny(r.Path, ":*") {
+			if strings.EqualFold(r.Path, clean) {
+				return r.Path
+			}
+		} else if clean != p && len(clean) <= 200 && matchRoute(r.Path, clean) {
+			return clean
+		}
+	}
+	return ""
+}
+
+// matchRoute reports whether gin's pattern (":name" one segment, "*name"
+// the rest) routes p.
+func matchRoute(pattern, p string) bool {
+	want, got := strings.Split(pattern, "/"), strings.Split(p, "/")
+	for i, seg := range want {
+		switch {
+		case i >= len(got):
+			return false
+		case strings.HasPrefix(seg, "*"):
+			return true
+		case strings.HasPrefix(seg, ":"):
+			if got[i] == "" {
+				return false
+			}
+		case seg != got[i]:
+			return false
+		}
+	}
+	return len(want) == len(got)
 }
 
 // discard swallows gin's own panic printing; the recovery func logs instead.

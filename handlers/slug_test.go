@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -73,5 +75,55 @@ func TestStatusNamesUnaddressablePosts(t *testing.T) {
 	}
 	if strings.Contains(w.Body.String(), `"cv":{`) && strings.Contains(w.Body.String(), `"unaddressable":null`) {
 		t.Error("a collection with nothing unaddressable leaves the field out")
+	}
+}
+
+// The post list and the post routes agree: every post /blog lists is
+// served at its slug, in both forms a frontend builds (each '/' kept, or
+// the slug escaped whole, '/' as %2F), unless /status names it. Before,
+// /blog listed 2024/hello-world while both its paths were 404.
+func TestListedSlugsAreServedInBothForms(t *testing.T) {
+	s := newSite(t, storeWithSlugs(t, oddSlugs))
+	var page struct {
+		Items []struct {
+			ID     string
+			Fields struct{ Slug string }
+		}
+	}
+	if a := s.do("GET", "/blog", nil); a.code != 200 || json.Unmarshal(a.body, &page) != nil || len(page.Items) != len(oddSlugs) {
+		t.Fatalf("/blog: %d %.200s", a.code, a.body)
+	}
+	for _, it := range page.Items {
+		if it.Fields.Slug == "" {
+			continue
+		}
+		segments := strings.Split(it.Fields.Slug, "/")
+		for i, seg := range segments {
+			segments[i] = url.PathEscape(seg)
+		}
+		for _, path := range []string{"/blog/" + strings.Join(segments, "/"), "/blog/" + url.PathEscape(it.Fields.Slug)} {
+			a := s.do("GET", path, nil)
+			var post struct{ ID string }
+			json.Unmarshal(a.body, &post)
+			switch {
+			case it.ID == "second":
+				if a.code != 200 || post.ID != "first" {
+					t.Errorf("%s: %d post %q: the first post in order holds a duplicate slug", path, a.code, post.ID)
+				}
+			case unservedSlugs[it.ID] && (a.code != 404 || a.jsonError(t, path) != "post_not_found"):
+				t.Errorf("%s (post %s, not served): %d %s", path, it.ID, a.code, a.body)
+			case !unservedSlugs[it.ID] && (a.code != 200 || post.ID != it.ID):
+				t.Errorf("%s: %d post %q, want post %s", path, a.code, post.ID, it.ID)
+			}
+		}
+	}
+	for _, path := range []string{"/blog/2024/hello-world", "/blog/2024%2Fhello-world", "/blog/2024%2fhello-world"} {
+		if a := s.do("GET", path, nil, "Accept-Encoding", "gzip"); a.code != 200 {
+			t.Errorf("%s: %d", path, a.code)
+		}
+	}
+	// Case matters in a path (RFC 3986 §6.2.2.1): Case and case are two posts.
+	if a, b := s.do("GET", "/blog/Case", nil), s.do("GET", "/blog/case", nil); a.code != 200 || b.code != 200 || bytes.Equal(a.body, b.body) {
+		t.Errorf("Case and case: %d %d", a.code, b.code)
 	}
 }
