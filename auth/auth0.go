@@ -184,8 +184,9 @@ type Auth0 struct {
 	state auth0State
 
 	// Warnings an attacker could repeat are logged at most once per 10 s.
-	throttleLog rate.Sometimes
-	unknownKey  rate.Sometimes
+	throttleLog   rate.Sometimes
+	unknownKey    rate.Sometimes
+	unverifiedLog rate.Sometimes
 }
 
 // auth0Backend is what discovery yields: one provider and one verifier for
@@ -242,6 +243,7 @@ func NewAuth0(cfg Auth0Config) (*Auth0, error) {
 		cache:          map[credKey]*cacheEntry{},
 		throttleLog:    rate.Sometimes{First: 1, Interval: 10 * time.Second},
 		unknownKey:     rate.Sometimes{First: 1, Interval: 10 * time.Second},
+		unverifiedLog:  rate.Sometimes{First: 1, Interval: 10 * time.Second},
 	}
 	if cfg.ClockSkew < 0 {
 		a.skew = 0

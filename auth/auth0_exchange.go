@@ -145,11 +145,14 @@ func (a *Auth0) basicFlight(key credKey, clientID, secret string) (*Principal, *
 		if until.After(now) {
 			a.store(key, &cacheEntry{created: now, until: until, token: raw})
 		}
-		a.log.Warn("auth0: could not verify the token Auth0 issued", "client_id", clientID, "code", e.Code, "error", e.Err)
 		if e.Kind == Unavailable {
-			return nil, e
+			return nil, e // the key set's failure, which its tracker logs once
 		}
-		return nil, unavailable("auth0_token_unverified", "the access token Auth0 issued could not be verified; retry later", e)
+		a.unverifiedLog.Do(func() {
+			a.log.Warn("auth0: could not verify a token Auth0 issued; it is kept and verified again (logged at most every 10 s)",
+				"client_id", clientID, "code", e.Code, "error", e.Err)
+		})
+		return nil, unavailable("auth0_token_unverified", "the access token Auth0 issued could not be verified yet ("+e.Code+"); retry later", nil)
 	}
 }
 
