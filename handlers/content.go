@@ -76,10 +76,6 @@ func (h *Content) ServeDirect(w http.ResponseWriter, req *http.Request) (served 
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		return false
 	}
-	r, e := h.find(req.URL.Path, req.URL.RawQuery)
-	if e != nil {
-		return false
-	}
 	defer func() {
 		if recover() != nil {
 			clear(hdr)
@@ -87,6 +83,10 @@ func (h *Content) ServeDirect(w http.ResponseWriter, req *http.Request) (served 
 			served = false
 		}
 	}()
+	r, e := h.find(req.URL.Path, req.URL.RawQuery)
+	if e != nil {
+		return false
+	}
 	return h.serve(w, req, r) == nil
 }
 

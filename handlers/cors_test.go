@@ -80,3 +80,18 @@ func TestPreflight(t *testing.T) {
 		t.Fatalf("OPTIONS without Origin: %d %v", w.Code, w.Header())
 	}
 }
+
+// panickingStore fails every read, as a bug would.
+type panickingStore struct{}
+
+func (panickingStore) Load() *cache.Snapshot { panic("a bug") }
+
+// A 500 from a panic on a content route carries the CORS headers too.
+func TestCORSOnAPanic(t *testing.T) {
+	h := NewRouter(Deps{Store: panickingStore{}, CORS: []string{"https://site.example"}, Logger: testLogger,
+		Status: NewStatus(Info{}, &cache.Store{})})
+	w := do(h, "GET", "/cv", "Origin", "https://site.example")
+	if w.Code != 500 || errorCode(t, w) != "internal_error" || w.Header().Get("Access-Control-Allow-Origin") != "https://site.example" {
+		t.Fatalf("%d %v %s", w.Code, w.Header(), w.Body.String())
+	}
+}
