@@ -57,7 +57,8 @@ func NewRouter(d Deps) http.Handler {
 		fail(c, &Error{Status: http.StatusInternalServerError, Code: "internal_error",
 			Message: "folio could not answer; the error is logged"})
 	}))
-	r.NoRoute(func(c *gin.Context) { fail(c, notFound(suggest(r.Routes(), c.Request.URL.Path))) })
+	var known gin.RoutesInfo // every route, once all are registered (below)
+	r.NoRoute(func(c *gin.Context) { fail(c, notFound(suggest(known, c.Request.URL.Path))) })
 	r.NoMethod(func(c *gin.Context) { fail(c, errMethod) })
 
 	cors := NewCORS(d.CORS)
@@ -102,6 +103,7 @@ func NewRouter(d Deps) http.Handler {
 		ops.GET("/", dashboard)
 		ops.HEAD("/", dashboard)
 	}
+	known = r.Routes()
 	return contentFirst{content: content, engine: r}
 }
 
