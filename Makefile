@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: run build test test-deps bench lint
+.PHONY: run build test test-deps bench lint fuzz
 
 ## run: folio in demo mode (no accounts needed) on :8080
 run:
@@ -25,9 +25,23 @@ lint:
 test-deps:
 	bash scripts/test-deps.sh
 
-## test: lint, then every test under the race detector
+## test: lint, then every test under the race detector, then each fuzz target for FUZZ_SHORT
 test: lint test-deps
 	$(GO) test -race -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SHORT)
+
+## fuzz: each fuzz target (package:Target) for FUZZTIME (default 5m) on FUZZPARALLEL workers; a crash is written
+## to the package's testdata/fuzz/<Target>/ and fails the run (it is then a regression test of plain go test)
+FUZZTIME     ?= 5m
+FUZZ_SHORT   ?= 5s
+FUZZPARALLEL ?= 1
+FUZZ_TARGETS ?= auth:FuzzSignature cache:FuzzMatchesETag config:FuzzLoad contentful:FuzzParseChange \
+                contentful:FuzzRender handlers:FuzzNegotiate handlers:FuzzWebhookIntake
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; echo "fuzz $$name in ./$$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./$$pkg || exit 1; \
+	done
 
 ## bench: Go benchmarks, then folio against nginx over loopback (installs nginx and wrk with apt when absent)
 bench:
