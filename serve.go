@@ -118,7 +118,12 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		workers.Wait()
 		dur.Close()
 	}()
-	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, RedisUp: dur.Up})
+	guard, err := newGuard(cfg, log)
+	if err != nil {
+		return err
+	}
+	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, RedisUp: dur.Up,
+		WebhookAuthDegraded: func() float64 { return float64(min(1, len(guard.Degraded()))) }})
 	engine := refresh.NewEngine(loader, refresh.EngineOptions{
 		WaitBound: cfg.CDNWait,
 		OnFinal: func(r refresh.Record) {
@@ -127,10 +132,6 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		},
 	}, log)
 
-	guard, err := newGuard(cfg, log)
-	if err != nil {
-		return err
-	}
 	status := handlers.NewStatus(handlers.Info{
 		Version: version, Commit: buildCommit(), Demo: cfg.Demo,
 		Space: src.space, Environment: src.env, StartedAt: time.Now(),

@@ -117,6 +117,15 @@ func TestPublicURLEndToEnd(t *testing.T) {
 	if err == nil || !strings.Contains(out.String(), "signature_mismatch") || !strings.Contains(out.String(), "POST /folio/webhooks/contentful") {
 		t.Fatalf("unaware of the public URL: %v\n%s", err, out.String())
 	}
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(m), "\nfolio_webhook_auth_degraded 0\n") {
+		t.Errorf("/metrics lacks folio_webhook_auth_degraded 0")
+	}
 	var st struct {
 		Auth struct{ SignedPathPrefix string }
 	}

@@ -20,6 +20,9 @@ type Sources struct {
 	// RedisUp reports 1 when Redis is configured and reachable, 0 when it is
 	// configured and not, -1 when folio runs memory-only.
 	RedisUp func() float64
+	// WebhookAuthDegraded reports 1 while no webhook can be authenticated
+	// at all (auth.Guard.Degraded: no method, or Auth0 failing), else 0.
+	WebhookAuthDegraded func() float64
 }
 
 // Metrics holds folio's registry and its counters.
@@ -84,6 +87,11 @@ func New(src Sources) *Metrics {
 	if src.RedisUp != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "folio_redis_up",
 			Help: "1 Redis reachable, 0 configured but unreachable (degraded: memory only), -1 not configured."}, src.RedisUp))
+	}
+	if src.WebhookAuthDegraded != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "folio_webhook_auth_degraded",
+			Help: "1 while no webhook can be authenticated (no method configured, or Auth0 failing: /status auth), else 0."},
+			src.WebhookAuthDegraded))
 	}
 	return m
 }
