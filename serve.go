@@ -163,7 +163,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		log.Warn("DEMO MODE: webhooks are accepted when signed with this generated secret (a new one at every start)",
 			"secret", cfg.WebhookSecret.Reveal(),
-			"try", "CONTENTFUL_WEBHOOK_SECRET="+cfg.WebhookSecret.Reveal()+" FOLIO_ADDR=:"+port+
+			"try", "CONTENTFUL_WEBHOOK_SECRET="+cfg.WebhookSecret.Reveal()+" FOLIO_ADDR=:"+port+publicEnv(cfg)+
 				" folio webhook send --type blogPost --id post-retries --revision 2")
 	}
 
@@ -231,6 +231,15 @@ func startDemo(ctx context.Context, log *slog.Logger) (source, error) {
 	log.Warn("DEMO MODE: CONTENTFUL_SPACE_ID is not set, so folio serves its built-in sample space " +
 		"from a local Delivery API. Set CONTENTFUL_SPACE_ID and CONTENTFUL_ACCESS_TOKEN to serve your own.")
 	return source{baseURL: "http://" + ln.Addr().String(), space: "folio-demo", env: "master", token: token}, nil
+}
+
+// publicEnv is " FOLIO_PUBLIC_URL=..." when it is set: a command sent
+// straight to folio signs the path folio checks only when it knows it.
+func publicEnv(cfg config.Config) string {
+	if cfg.PublicURL == nil {
+		return ""
+	}
+	return " FOLIO_PUBLIC_URL=" + cfg.PublicURL.String()
 }
 
 // demoSecret makes a signing secret of Contentful's form: 64 characters.

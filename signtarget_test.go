@@ -80,6 +80,9 @@ func TestPublicURLEndToEnd(t *testing.T) {
 	defer proxy.Close()
 
 	secret := logField(t, logs.String(), "secret")
+	if try := logField(t, logs.String(), "try"); !strings.Contains(try, "FOLIO_PUBLIC_URL=https://example.com/folio ") {
+		t.Errorf("the demo's example command lacks the public URL: %s", try)
+	}
 	var blog struct {
 		Items []struct {
 			ID       string
