@@ -5,16 +5,19 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/folio-cms/folio/auth"
+	"github.com/folio-cms/folio/auth/auth0test"
 	"github.com/folio-cms/folio/refresh"
 )
 
@@ -192,5 +195,54 @@ func TestAuthStateOnStatusAndReadyz(t *testing.T) {
 	ready = readyBody{}
 	if code := getJSON(t, good.router, "/readyz", &ready); code != 200 || ready.Status != "ready" || ready.Degraded != nil {
 		t.Fatalf("signature only: /readyz %d %+v", code, ready)
+	}
+}
+
+// TestAuth0FloodOverHTTP: while made-up Basic credentials from many ids
+// flood the webhook, the real client's webhooks are accepted (its first
+// exchange included) and Auth0 sees one token request.
+func TestAuth0FloodOverHTTP(t *testing.T) {
+	iss := auth0test.New("https://folio.example/api")
+	defer iss.Close()
+	iss.AddClient("real-hook", "real-hook-secret-value")
+	remember("real-hook-secret-value")
+	a0, err := auth.NewAuth0(auth.Auth0Config{IssuerURL: iss.URL, Audience: iss.Audience,
+		AllowedClients: []string{"real-hook"}, Logger: testLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHook(t, auth.NewGuard(nil, a0), 10_000)
+	basic := func(id, secret string) []string {
+		return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))}
+	}
+	stop := make(chan struct{})
+	var flooders sync.WaitGroup
+	for g := range 4 {
+		flooders.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				w := h.send("ContentManagement.Entry.publish", publishBody("p1", 1), false,
+					basic(fmt.Sprintf("bogus-%d-%d", g, i), fmt.Sprintf("made-up-%d-%d", g, i))...)
+				if w.Code != http.StatusUnauthorized {
+					t.Errorf("a made-up credential answered %d", w.Code)
+					return
+				}
+			}
+		})
+	}
+	for i := range 20 {
+		w := h.send("ContentManagement.Entry.publish", publishBody(fmt.Sprintf("p%d", i%3), 100+i), false, basic("real-hook", "real-hook-secret-value")...)
+		if w.Code != http.StatusAccepted && w.Code != http.StatusOK {
+			t.Fatalf("the real client's webhook %d during the flood: %d %s", i, w.Code, w.Body.String())
+		}
+	}
+	close(stop)
+	flooders.Wait()
+	if n := iss.TokenRequests(); n != 1 {
+		t.Fatalf("%d token requests, want 1", n)
 	}
 }
