@@ -47,9 +47,23 @@ func (e *Engine) RefreshAll(ctx context.Context, q Enqueuer, reason string) (Eve
 // passed (unless ctx ends first): for a process that may have missed
 // events (a new leader, or one whose Redis lost its data), the first can
 // read a CDN that still lags behind them, and no webhook will ask again.
+// The refresh now leaves out a collection this process serves nothing of
+// yet: its first load (Loader.Initial) is fetching it whole already, and a
+// second whole fetch beside it would double what a large blog takes at
+// start (two fetches and builds of 10,000 posts at once); the refresh after
+// the lag bound takes every collection.
 func (e *Engine) CatchUp(ctx context.Context, q Enqueuer, reason string) error {
-	if _, err := e.RefreshAll(ctx, q, reason); err != nil {
-		return err
+	var now []cache.Collection
+	for _, col := range []cache.Collection{cache.Blog, cache.CV} {
+		if e.loader.store.Load().Part(col) != nil {
+			now = append(now, col)
+		}
+	}
+	if len(now) > 0 {
+		ev := Event{ID: NewEventID(), Topic: reason, Full: true, Collections: now, ReceivedAt: e.opts.Clock.Now().UTC()}
+		if err := q.Enqueue(ctx, ev); err != nil {
+			return err
+		}
 	}
 	go func() {
 		select {

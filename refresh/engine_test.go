@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -584,5 +585,72 @@ func TestRemovedPostStaysRemoved(t *testing.T) {
 	}
 	if r := f.finalOf(f.publish("p", 3, cache.Blog).ID); r.Outcome != refresh.Done || !strings.Contains(f.post("p"), `"title":"Three"`) {
 		t.Fatalf("republish: %+v %s", r, f.post("p"))
+	}
+}
+
+// enqueued records what an Enqueuer is given.
+type enqueued struct {
+	mu  sync.Mutex
+	evs []refresh.Event
+}
+
+func (q *enqueued) Enqueue(_ context.Context, e refresh.Event) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.evs = append(q.evs, e)
+	return nil
+}
+
+func (q *enqueued) all() []refresh.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.evs)
+}
+
+// TestCatchUpLeavesTheFirstLoadAlone: a catch-up in a process that serves
+// nothing yet queues no refresh at once (its first load is fetching every
+// collection whole: two whole fetches side by side doubled the memory a
+// 10,000-post blog takes at start), only the one after the lag bound, of
+// every collection; in a process that serves the blog, the refresh at once
+// takes the blog.
+func TestCatchUpLeavesTheFirstLoadAlone(t *testing.T) {
+	clock := newFakeClock()
+	store := &cache.Store{}
+	loader := refresh.NewLoader(nil, store, cols, nil)
+	engine := refresh.NewEngine(loader, refresh.EngineOptions{Clock: clock, WaitBound: time.Minute}, nil)
+	q := &enqueued{}
+	if err := engine.CatchUp(t.Context(), q, "leader-catch-up"); err != nil {
+		t.Fatal(err)
+	}
+	<-clock.waits
+	if got := q.all(); len(got) != 0 {
+		t.Fatalf("queued at once while nothing is served: %+v", got)
+	}
+	clock.Advance(2 * time.Minute)
+	for deadline := time.Now().Add(5 * time.Second); len(q.all()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if len(q.all()) != 1 {
+		t.Fatalf("after the lag bound: %+v", q.all())
+	}
+	if ev := q.all()[0]; !ev.Full || len(ev.Collections) != 2 {
+		t.Fatalf("after the lag bound: %+v", ev)
+	}
+
+	c, err := contentful.NewCollection([]json.RawMessage{post("p1", 1, "One")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blog, _, err := cache.BuildBlog(t.Context(), c, nil, cache.BlogOptions{SlugField: "slug"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Put(blog)
+	q2 := &enqueued{}
+	if err := engine.CatchUp(t.Context(), q2, "leader-catch-up"); err != nil {
+		t.Fatal(err)
+	}
+	if got := q2.all(); len(got) != 1 || !got[0].Full || !slices.Equal(got[0].Collections, []cache.Collection{cache.Blog}) {
+		t.Fatalf("queued at once while the blog is served: %+v", got)
 	}
 }
