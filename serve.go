@@ -145,7 +145,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		d.Auth = guard.Status()
 	}).WithDegradation(guard.Degraded)
 	router := handlers.NewRouter(handlers.Deps{
-		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.Dashboard,
+		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.DashboardAt(publicPath(cfg)),
 		Webhook: handlers.NewWebhook(refresh.NewIntake(store, dur.Queue(), dur.Dedup(), engine.Log(), refresh.IntakeOptions{
 			Space: src.space, Environment: src.env, Collections: cols, Busy: engine.Busy, Follows: dur.Follows})),
 		Auth:         guard,
@@ -240,6 +240,14 @@ func publicEnv(cfg config.Config) string {
 		return ""
 	}
 	return " FOLIO_PUBLIC_URL=" + cfg.PublicURL.String()
+}
+
+// publicPath is FOLIO_PUBLIC_URL's path ("" when unset or none).
+func publicPath(cfg config.Config) string {
+	if cfg.PublicURL == nil {
+		return ""
+	}
+	return cfg.PublicURL.EscapedPath()
 }
 
 // demoSecret makes a signing secret of Contentful's form: 64 characters.

@@ -129,6 +129,15 @@ func TestPublicURLEndToEnd(t *testing.T) {
 	if !strings.Contains(string(m), "\nfolio_webhook_auth_degraded 0\n") {
 		t.Errorf("/metrics lacks folio_webhook_auth_degraded 0")
 	}
+	res, err = http.Get(proxy.URL + "/folio/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(page), `<base href="/folio/">`) {
+		t.Errorf("the dashboard does not name its public path")
+	}
 	var st struct {
 		Auth struct{ SignedPathPrefix string }
 	}

@@ -6,7 +6,11 @@
 // configuration gets a working site and dashboard without any files beside it.
 package web
 
-import _ "embed"
+import (
+	"bytes"
+	_ "embed"
+	"html"
+)
 
 // DemoSpace is the built-in sample Contentful space that demo mode serves when
 // no CONTENTFUL_SPACE_ID is set. It is one JSON document,
@@ -31,3 +35,17 @@ var DemoSpace []byte
 //
 //go:embed index.html
 var Dashboard []byte
+
+// DashboardAt is Dashboard for a folio whose public URL has the path prefix
+// prefix (FOLIO_PUBLIC_URL's, such as "/folio"): a <base href="/folio/">
+// after the charset makes the page's relative requests (/status, the
+// content links) reach folio under the prefix even when the page was
+// opened without its trailing slash. An empty prefix returns Dashboard.
+func DashboardAt(prefix string) []byte {
+	if prefix == "" {
+		return Dashboard
+	}
+	const anchor = `<meta charset="utf-8">`
+	base := anchor + "\n" + `<base href="` + html.EscapeString(prefix+"/") + `">`
+	return bytes.Replace(Dashboard, []byte(anchor), []byte(base), 1)
+}
