@@ -20,7 +20,8 @@ import (
 //     variables;
 //   - neither the error, nor a loaded Config printed with %v, %+v, %#v or
 //     as JSON, holds a secret's value (of 8 bytes or more, and not also
-//     part of a value that is not secret), or the password of REDIS_URL;
+//     part of a value that is not secret), or the password of REDIS_URL,
+//     unless it shows just the same with the secret masked;
 //   - a loaded Config keeps its ranges.
 //
 // The secrets are the variables config.go reads with r.secret.
@@ -60,58 +61,72 @@ func FuzzLoad(f *testing.F) {
 		f.Add(s)
 	}
 	dir := f.TempDir()
+	isSecret := func(name string) bool {
+		for _, s := range secrets {
+			if name == s {
+				return true
+			}
+		}
+		return false
+	}
 	f.Fuzz(func(t *testing.T, input string) {
-		env := map[string]string{}
-		secretValue := map[string]string{}
-		var plain []string // what is not secret: names, values, paths
-		isSecret := func(name string) bool {
-			for _, s := range secrets {
-				if name == s {
-					return true
+		// load builds the environment, with hide replaced by a mask of its
+		// length in every secret (none when ""), and returns what Load's
+		// outcome shows: the error, or the Config printed.
+		load := func(hide string) (shown []string, secretValue map[string]string, plain []string) {
+			secretValue = map[string]string{}
+			env := map[string]string{}
+			masked := func(v string) string {
+				if hide == "" {
+					return v
+				}
+				mask := "Z"
+				if strings.Contains(hide, "Z") {
+					mask = "q"
+				}
+				return strings.ReplaceAll(v, hide, strings.Repeat(mask, len(hide)))
+			}
+			for i, line := range strings.Split(input, "\n") {
+				name, value, _ := strings.Cut(line, "=")
+				plain = append(plain, name)
+				if base, ok := strings.CutSuffix(name, "_FILE"); ok && isSecret(base) {
+					path := filepath.Join(dir, fmt.Sprintf("%d", i))
+					if err := os.WriteFile(path, []byte(masked(value)), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					env[name] = path
+					secretValue[name] = strings.TrimRight(value, "\r\n")
+					plain = append(plain, path)
+					continue
+				}
+				if isSecret(name) {
+					env[name] = masked(value)
+					secretValue[name] = value
+				} else {
+					env[name] = value
+					plain = append(plain, value)
 				}
 			}
-			return false
-		}
-		for i, line := range strings.Split(input, "\n") {
-			name, value, _ := strings.Cut(line, "=")
-			plain = append(plain, name)
-			if base, ok := strings.CutSuffix(name, "_FILE"); ok && isSecret(base) {
-				path := filepath.Join(dir, fmt.Sprintf("%d", i))
-				if err := os.WriteFile(path, []byte(value), 0o600); err != nil {
-					t.Fatal(err)
+			cfg, err := Load(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
+			if err != nil {
+				var ce *Error
+				if !errors.As(err, &ce) || len(ce.Problems) == 0 {
+					t.Fatalf("not an *Error naming variables: %#v", err)
 				}
-				env[name] = path
-				secretValue[name] = strings.TrimRight(value, "\r\n")
-				plain = append(plain, path)
-				continue
+				return []string{err.Error()}, secretValue, plain
 			}
-			env[name] = value
-			if isSecret(name) {
-				secretValue[name] = value
-			} else {
-				plain = append(plain, value)
-			}
-		}
-		cfg, err := Load(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
-
-		var shown []string
-		if err != nil {
-			var ce *Error
-			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
-				t.Fatalf("not an *Error naming variables: %#v", err)
-			}
-			shown = append(shown, err.Error())
-		} else {
 			b, jerr := json.Marshal(cfg)
 			if jerr != nil {
 				t.Fatalf("a loaded Config does not marshal: %v", jerr)
 			}
-			shown = append(shown, fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), string(b))
 			if cfg.BlogPageSize < 1 || cfg.BlogPageSize > 1000 || cfg.LinkDepth < 1 || cfg.LinkDepth > 10 ||
 				cfg.WebhookMaxAge <= 0 || cfg.CDNWait <= 0 || cfg.DedupWindow <= 0 || cfg.RefreshEvery < 0 {
 				t.Fatalf("a loaded Config out of its ranges: %+v", cfg)
 			}
+			return []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), string(b)}, secretValue, plain
 		}
+		shown, secretValue, plain := load("")
+
 		var hidden []string
 		for _, v := range secretValue {
 			hidden = append(hidden, v)
@@ -122,13 +137,14 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		for _, h := range hidden {
-			if len(h) < 8 || containedIn(h, plain) {
+			if len(h) < 8 || containedIn(h, plain) || !containedIn(h, shown) {
 				continue
 			}
-			for _, s := range shown {
-				if strings.Contains(s, h) {
-					t.Fatalf("a secret value (%q) shows in:\n%s", h, s)
-				}
+			// Shown: an echo, unless it still shows with the secret
+			// masked (folio's own text holds the same bytes: "00000000"
+			// in a duration of nanoseconds).
+			if again, _, _ := load(h); !containedIn(h, again) {
+				t.Fatalf("a secret value (%q) shows in:\n%s", h, strings.Join(shown, "\n"))
 			}
 		}
 	})
