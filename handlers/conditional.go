@@ -24,7 +24,7 @@ import (
 // read is spared two more header lookups). It does not allocate when no
 // field is present or the client echoes folio's own validators.
 func notModified(h http.Header, r *cache.Resource) bool {
-	if inm := h["If-None-Match"]; len(inm) > 0 && present(inm) {
+	if inm := h["If-None-Match"]; present(inm) {
 		for _, v := range inm {
 			if r.MatchesETag(v) {
 				return true
@@ -36,10 +36,11 @@ func notModified(h http.Header, r *cache.Resource) bool {
 	return len(ims) == 1 && r.NotModifiedSince(ims[0])
 }
 
-// present reports whether a list field has a value other than blanks.
+// present reports whether a list field has a value other than blanks
+// (net/textproto trims the values it reads: a blank one is "").
 func present(values []string) bool {
 	for _, v := range values {
-		if strings.Trim(v, " \t") != "" {
+		if v != "" && (v[0] != ' ' && v[0] != '\t' || strings.Trim(v, " \t") != "") {
 			return true
 		}
 	}
