@@ -86,6 +86,8 @@ func newResource(hash string, size int, body, gz, br []byte, modified time.Time)
 	if gz != nil && len(gz) < size {
 		r.variants[Gzip] = r.variant(gz, len(gz), "gzip", "-gz")
 		body = nil
+	} else {
+		gz = nil // not served: the identity is held (an incompressible body)
 	}
 	r.variants[Identity] = r.variant(body, size, "", "")
 	r.variants[Identity].gz = gz
