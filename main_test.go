@@ -348,7 +348,17 @@ func TestHealthcheckDialsFOLIOAddr(t *testing.T) {
 		{"[::]:0", "[::]:PORT"},
 		{"[::]:0", " [::]:PORT "},
 	}
+	ipv6 := true
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		ipv6 = false // a container without IPv6: the IPv4 cases still run
+		t.Logf("no IPv6 loopback here (%v): the [::1] and [::] cases are left out", err)
+	} else {
+		ln.Close()
+	}
 	for _, c := range cases {
+		if !ipv6 && strings.Contains(c.listen, "::") {
+			continue
+		}
 		port := listen(t, c.listen, http.HandlerFunc(healthy))
 		env := envOf(map[string]string{"FOLIO_ADDR": strings.ReplaceAll(c.addr, "PORT", port)})
 		var out bytes.Buffer
