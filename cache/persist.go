@@ -94,7 +94,18 @@ func UnmarshalPart(b []byte) (*Part, error) {
 	if w.Collection != CV && w.Collection != Blog || w.Root.Identity == nil && (len(w.Pages) == 0 || w.Pages[0].Identity == nil) {
 		return nil, fmt.Errorf("%w: no collection or no root", ErrCorrupt)
 	}
-	return w.part(restore), nil
+	var bad error
+	p := w.part(func(rw resourceWire) *Resource {
+		r, err := restore(rw)
+		if err != nil {
+			bad = err
+		}
+		return r
+	})
+	if bad != nil {
+		return nil, bad
+	}
+	return p, nil
 }
 
 // part assembles the part from its wire form, taking each resource from res.
@@ -120,7 +131,18 @@ func (w partWire) part(res func(resourceWire) *Resource) *Part {
 }
 
 // restore rebuilds a resource from stored bytes, its identity among them,
-// without compressing again.
-func restore(w resourceWire) *Resource {
-	return newResource(nameOf(w.Identity), len(w.Identity), w.Identity, w.Gzip, w.Brotli, w.Modified)
+// without compressing again. When the identity is dropped for the gzip
+// form, that form must inflate to it (ErrCorrupt otherwise): it is what
+// identity answers send from then on.
+func restore(w resourceWire) (*Resource, error) {
+	if w.Gzip != nil && len(w.Gzip) < len(w.Identity) {
+		b, err := inflateAll(w.Gzip, len(w.Identity))
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(b, w.Identity) {
+			return nil, fmt.Errorf("%w: gzip form inflates to other bytes than the identity", ErrCorrupt)
+		}
+	}
+	return newResource(nameOf(w.Identity), len(w.Identity), w.Identity, w.Gzip, w.Brotli, w.Modified), nil
 }

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/folio-cms/folio/contentful"
 )
@@ -166,9 +167,14 @@ func (m *Meta) Blobs() []string {
 func (m *Meta) Part(get func(name string) Blob) (*Part, error) {
 	w := m.w
 	var missing string
+	var bad error
 	res := func(rw resourceWire) *Resource {
 		if rw.Identity != nil {
-			return restore(rw)
+			r, err := restore(rw)
+			if err != nil {
+				bad = err
+			}
+			return r
 		}
 		r, _ := get(rw.Hash).(*Resource)
 		if r == nil || r.hash != rw.Hash {
@@ -192,6 +198,9 @@ func (m *Meta) Part(get func(name string) Blob) (*Part, error) {
 		}
 	}
 	p := w.part(res)
+	if bad != nil {
+		return nil, fmt.Errorf("cache: part %s: %w", w.Collection, bad)
+	}
 	if missing != "" {
 		return nil, fmt.Errorf("cache: part %s: blob %s is not at hand", w.Collection, missing)
 	}
@@ -239,14 +248,22 @@ func UnmarshalBlob(name string, b []byte) (Blob, error) {
 	if forms[Identity] == nil && forms[Gzip] == nil || len(b) != 0 {
 		return nil, fmt.Errorf("%w: resource %s is malformed", ErrCorrupt, name)
 	}
-	if forms[Identity] == nil { // inflated to check it, then dropped again
-		var err error
-		if forms[Identity], err = inflateAll(forms[Gzip], -1); err != nil {
+	if forms[Identity] != nil { // an older folio's blob: the gzip form is checked against it
+		if nameOf(forms[Identity]) != name {
+			return nil, fmt.Errorf("%w: resource stored as %s has other bytes", ErrCorrupt, name)
+		}
+		r, err := restore(resourceWire{Identity: forms[Identity], Gzip: forms[Gzip], Brotli: forms[Brotli]})
+		if err != nil {
 			return nil, fmt.Errorf("resource %s: %w", name, err)
 		}
+		return r, nil
 	}
-	if nameOf(forms[Identity]) != name {
+	identity, err := inflateAll(forms[Gzip], -1) // inflated to check it, then dropped again
+	if err != nil {
+		return nil, fmt.Errorf("resource %s: %w", name, err)
+	}
+	if nameOf(identity) != name {
 		return nil, fmt.Errorf("%w: resource stored as %s has other bytes", ErrCorrupt, name)
 	}
-	return restore(resourceWire{Identity: forms[Identity], Gzip: forms[Gzip], Brotli: forms[Brotli]}), nil
+	return newResource(name, len(identity), identity, forms[Gzip], forms[Brotli], time.Time{}), nil
 }
