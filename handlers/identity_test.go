@@ -182,3 +182,32 @@ func TestIdentityClientsClosingMidBody(t *testing.T) {
 		}
 	}
 }
+
+// /status and /metrics count the identity bytes each collection serves,
+// held or inflated: the sum of the identity answers' lengths.
+func TestServedBytesCountIdentity(t *testing.T) {
+	store, routes := identityStore(t, 100_000)
+	s := newSite(t, store)
+	want := map[string]int{}
+	for _, path := range routes {
+		col := "blog"
+		if path == "/cv" {
+			col = "cv"
+		}
+		want[col] += len(s.do("GET", path, nil, "Accept-Encoding", "identity").body)
+	}
+	var st struct {
+		Collections map[string]struct{ Bytes int }
+	}
+	if err := json.Unmarshal(s.do("GET", "/status", nil).body, &st); err != nil {
+		t.Fatal(err)
+	}
+	for col, n := range want {
+		if got := st.Collections[col].Bytes; got != n {
+			t.Errorf("/status: %s serves %d bytes, the identity answers are %d", col, got, n)
+		}
+		if got := store.Load().Part(cache.Collection(col)).Bytes(); got != n {
+			t.Errorf("Part.Bytes (folio_snapshot_bytes): %s %d, want %d", col, got, n)
+		}
+	}
+}
