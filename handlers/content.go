@@ -228,7 +228,8 @@ func parseAcceptEncoding(values []string) cache.Encoding {
 			var item string
 			item, v, _ = strings.Cut(v, ",")
 			name, params, _ := strings.Cut(item, ";")
-			name = strings.TrimSpace(name)
+			// OWS only (RFC 9110 §5.6.3): "\u0085br" does not name br.
+			name = strings.Trim(name, " \t")
 			ok := 1
 			if refused(params) {
 				ok = 0
