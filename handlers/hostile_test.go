@@ -269,6 +269,17 @@ func TestHostilePaths(t *testing.T) {
 			t.Errorf("%s: %s, want %s", what, a.body, want.error)
 		}
 	}
+	// The same on the routes that take a body: a JSON 404, nothing queued.
+	for _, target := range []string{"/webhooks/contentful%00", "/webhooks/contentful/..", "/admin/refresh%20",
+		"/admin/dead-letters/%00/replay/", "/webhooks/" + strings.Repeat("x", 60<<10)} {
+		a := s.raw("POST " + target + " HTTP/1.1\r\nHost: folio\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+		if what := fmt.Sprintf("POST %.40s", target); a.code != 404 || a.jsonError(t, what) != "not_found" {
+			t.Errorf("%s: %d %.200s", what, a.code, a.body)
+		}
+	}
+	if s.queue.Len() != 0 {
+		t.Fatal("a hostile path queued an event")
+	}
 	// A NUL or a control character in the request line is refused by net/http.
 	for _, target := range []string{"/blog/a\x00b", "/cv\x7f", "/blog/a b"} {
 		if a := s.raw("GET " + target + " HTTP/1.1\r\nHost: folio\r\n\r\n"); a.code != 400 {
