@@ -89,7 +89,8 @@
 // every webhook has been delivered, and every edge has caught up (the
 // Delivery API serves the final content). Then:
 //   - stale-final: within the lag bound, FOLIO_CDN_WAIT plus a 10s margin
-//     for the client's retry backoff that may still be sleeping, every
+//     for the client's retry backoff that may still be sleeping (counted
+//     from when the reference below has loaded), every
 //     replica serves, on /cv, /blog and every /blog/{slug}, the same status
 //     and bytes as a fresh memory-only folio started on the settled Delivery
 //     API (headers are not compared: Last-Modified legitimately differs);
