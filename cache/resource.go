@@ -169,13 +169,19 @@ func (r *Resource) Held() int {
 
 // MatchesETag reports whether an If-None-Match value names any
 // representation of this resource under weak comparison (RFC 9110
-// §13.1.2): W/"x" matches "x", and "*" alone matches. Any representation,
-// not only the one a request selects: they are one content in several
+// §13.1.2): W/"x" matches "x", and "*" (alone) matches. Any representation, not
+// only the one a request selects: they are one content in several
 // codings, so a client holding it in one coding holds the current
 // content. A malformed value matches nothing past its fault. It does not
 // allocate.
-func (r *Resource) MatchesETag(ifNoneMatch string) bool {
-	s := strings.Trim(ifNoneMatch, " \t")
+func (r *Resource) MatchesETag(ifNoneMatch string) bool { return r.matches(ifNoneMatch, true) }
+
+// MatchesStrongETag is MatchesETag for If-Match (RFC 9110 §13.1.1):
+// strong comparison, so a W/ tag never matches.
+func (r *Resource) MatchesStrongETag(ifMatch string) bool { return r.matches(ifMatch, false) }
+
+func (r *Resource) matches(field string, weak bool) bool {
+	s := strings.Trim(field, " \t")
 	if s == "*" {
 		return true
 	}
@@ -190,7 +196,8 @@ func (r *Resource) MatchesETag(ifNoneMatch string) bool {
 		if s[0] == '*' {
 			return false // "*" is a whole field value, never a list element
 		}
-		if len(s) > 2 && s[0] == 'W' && s[1] == '/' {
+		isWeak := len(s) > 2 && s[0] == 'W' && s[1] == '/'
+		if isWeak {
 			s = s[2:]
 		}
 		if len(s) == 0 || s[0] != '"' {
@@ -200,7 +207,7 @@ func (r *Resource) MatchesETag(ifNoneMatch string) bool {
 		if end < 0 {
 			return false
 		}
-		if r.isOwnTag(s[1 : 1+end]) {
+		if (weak || !isWeak) && r.isOwnTag(s[1:1+end]) {
 			return true
 		}
 		s = strings.TrimLeft(s[end+2:], " \t")

@@ -154,6 +154,27 @@ func TestNotModifiedSince(t *testing.T) {
 	}
 }
 
+// If-Match compares strongly: a weak tag never matches (RFC 9110 §13.1.1).
+func TestMatchesStrongETag(t *testing.T) {
+	r := NewResource([]byte(strings.Repeat("x", 1000)), time.Now())
+	core := strings.Trim(r.ETag(), `"`)
+	for header, want := range map[string]bool{
+		r.ETag():                        true,
+		`"` + core + `-br"`:             true,
+		`*`:                             true,
+		`"other", ` + r.ETag():          true,
+		`W/"` + core + `"`:              false,
+		`W/"` + core + `-gz"`:           false,
+		`W/"` + core + `", "other"`:     false,
+		`W/"` + core + `", ` + r.ETag(): true,
+		`"other"`:                       false,
+	} {
+		if got := r.MatchesStrongETag(header); got != want {
+			t.Errorf("MatchesStrongETag(%q) = %v, want %v", header, got, want)
+		}
+	}
+}
+
 func TestMatchesETagDoesNotAllocate(t *testing.T) {
 	r := NewResource([]byte(strings.Repeat("x", 1000)), time.Now())
 	header := `"a", W/"b", ` + r.ETag()

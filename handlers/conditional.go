@@ -7,33 +7,55 @@ import (
 	"github.com/folio-cms/folio/cache"
 )
 
-// notModified applies RFC 9110 §13.2.2 to a GET or HEAD of r (the content
+// precondition is what a request's conditional header fields decide for a
+// content answer.
+type precondition uint8
+
+const (
+	proceed            precondition = iota // 200 with the content
+	notModified                            // 304
+	preconditionFailed                     // 412
+)
+
+var errPrecondition = &Error{Status: http.StatusPreconditionFailed, Code: "precondition_failed",
+	Message: "the content is not the version If-Match or If-Unmodified-Since names; fetch it again"}
+
+// evaluate applies RFC 9110 §13.2.2 to a GET or HEAD of r (the content
 // routes answer nothing else, and their errors are decided before:
-// preconditions apply to what would be a 200 only):
+// preconditions apply to a 2xx only):
 //
-//   - If-None-Match, unless blank, decides alone: it names a
+//  1. If-Match, when present: it names no representation of r under
+//     strong comparison (and is not "*") → 412.
+//  2. Else If-Unmodified-Since, one valid HTTP-date: r changed after it → 412.
+//  3. If-None-Match, when present, decides alone: it names a
 //     representation of r under weak comparison, or is "*" → 304.
-//   - Else If-Modified-Since, one line holding a valid HTTP-date not later
-//     than now: r has not changed since → 304.
+//  4. Else If-Modified-Since, one valid HTTP-date not later than now: r
+//     has not changed since → 304.
 //
-// If-Match and If-Unmodified-Since (steps 1 and 2, answering 412) and
-// If-Range (step 5) are not evaluated: they guard state changes against
-// lost updates and keep range requests consistent (RFC 9110 §13.1.1,
-// §13.1.4, §13.1.5), and the content routes change nothing and serve no
-// ranges, so the answer is what the request gets without them (and every
-// read is spared two more header lookups). It does not allocate when no
-// field is present or the client echoes folio's own validators.
-func notModified(h http.Header, r *cache.Resource) bool {
-	if inm := h["If-None-Match"]; present(inm) {
-		for _, v := range inm {
-			if r.MatchesETag(v) {
-				return true
-			}
+// A date field with more than one line, an invalid date, or a blank field
+// is ignored. Range and If-Range are not supported (answers are small), so
+// they are ignored too: the answer is the whole body. It does not allocate
+// when no field is present or the client echoes folio's own validators.
+func evaluate(h http.Header, r *cache.Resource) precondition {
+	if im := h["If-Match"]; present(im) {
+		if !anyLine(im, r.MatchesStrongETag) {
+			return preconditionFailed
 		}
-		return false
+	} else if ius := h["If-Unmodified-Since"]; len(ius) == 1 {
+		if t, err := http.ParseTime(ius[0]); err == nil && r.ModTime().After(t) {
+			return preconditionFailed
+		}
 	}
-	ims := h["If-Modified-Since"]
-	return len(ims) == 1 && r.NotModifiedSince(ims[0])
+	if inm := h["If-None-Match"]; present(inm) {
+		if anyLine(inm, r.MatchesETag) {
+			return notModified
+		}
+		return proceed
+	}
+	if ims := h["If-Modified-Since"]; len(ims) == 1 && r.NotModifiedSince(ims[0]) {
+		return notModified
+	}
+	return proceed
 }
 
 // present reports whether a list field has a value other than blanks
@@ -41,6 +63,16 @@ func notModified(h http.Header, r *cache.Resource) bool {
 func present(values []string) bool {
 	for _, v := range values {
 		if v != "" && (v[0] != ' ' && v[0] != '\t' || strings.Trim(v, " \t") != "") {
+			return true
+		}
+	}
+	return false
+}
+
+// anyLine reports whether any line of a field satisfies match.
+func anyLine(values []string, match func(string) bool) bool {
+	for _, v := range values {
+		if match(v) {
 			return true
 		}
 	}

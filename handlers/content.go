@@ -49,11 +49,12 @@ func NewContent(store Snapshots, cors *CORS) *Content {
 // gets when the router's direct path has not taken it.
 func (h *Content) Serve(c *gin.Context) {
 	r, e := h.find(c.Request.URL.Path, c.Request.URL.RawQuery)
+	if e == nil {
+		e = h.serve(c.Writer, c.Request, r)
+	}
 	if e != nil {
 		fail(c, e)
-		return
 	}
-	h.serve(c.Writer, c.Request, r)
 }
 
 // ServeDirect gives every answer on a content path its CORS and Vary
@@ -86,8 +87,7 @@ func (h *Content) ServeDirect(w http.ResponseWriter, req *http.Request) (served 
 	if e != nil {
 		return false
 	}
-	h.serve(w, req, r)
-	return true
+	return h.serve(w, req, r) == nil
 }
 
 // routeHeaders are the headers of every answer on a content route.
@@ -170,9 +170,14 @@ var (
 	errBlogSlash = notFound("/blog")
 )
 
-// serve writes one resource: conditional requests answer 304, the best
-// encoding the client accepts is chosen, HEAD gets the headers only.
-func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resource) {
+// serve writes one resource: conditional requests answer 304 (or fail with
+// 412, written by the caller: nothing is written then), the best encoding
+// the client accepts is chosen, HEAD gets the headers only.
+func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resource) *Error {
+	cond := evaluate(req.Header, r)
+	if cond == preconditionFailed {
+		return errPrecondition
+	}
 	hdr := w.Header()
 	hdr["Content-Type"] = hdrJSON
 	hdr["Cache-Control"] = hdrCacheControl
@@ -180,9 +185,9 @@ func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resou
 	hdr["X-Content-Type-Options"] = hdrNoSniff
 	v := r.Variant(negotiate(req.Header["Accept-Encoding"]))
 	hdr["Etag"] = v.ETag
-	if notModified(req.Header, r) {
+	if cond == notModified {
 		w.WriteHeader(http.StatusNotModified)
-		return
+		return nil
 	}
 	hdr["Content-Length"] = v.ContentLength
 	if v.ContentEncoding != nil {
@@ -192,6 +197,7 @@ func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resou
 	if req.Method != http.MethodHead {
 		v.WriteTo(w) // an identity not held is inflated on the way (cache/identity.go)
 	}
+	return nil
 }
 
 // commonAcceptEncodings are Accept-Encoding values that browsers, CDNs and

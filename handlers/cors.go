@@ -19,7 +19,7 @@ var (
 	hdrStar          = []string{"*"}[:1:1]
 	hdrExposeHeaders = []string{"Etag, Last-Modified, Retry-After"}[:1:1]
 	hdrAllowMethods  = "GET, HEAD"
-	hdrAllowHeaders  = "If-None-Match, If-Modified-Since"
+	hdrAllowHeaders  = "If-None-Match, If-Modified-Since, If-Match, If-Unmodified-Since"
 )
 
 // NewCORS allows origins ("*" allows any), each as browsers send it in

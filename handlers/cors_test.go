@@ -27,6 +27,7 @@ func TestCORSOnEveryContentAnswer(t *testing.T) {
 		{"200", loaded, "GET", "/cv", nil, 200},
 		{"HEAD", loaded, "HEAD", "/blog", nil, 200},
 		{"304", loaded, "GET", "/cv", []string{"If-None-Match", etag}, 304},
+		{"412", loaded, "GET", "/cv", []string{"If-Match", `"other"`}, 412},
 		{"404 post", loaded, "GET", "/blog/no-such-post", nil, 404},
 		{"404 nested post", loaded, "GET", "/blog/2024/no-such-post", nil, 404},
 		{"404 page", loaded, "GET", "/blog?page=99", nil, 404},
@@ -70,9 +71,9 @@ func TestPreflight(t *testing.T) {
 	snapshotFor(t, store, "one", 1)
 	h := newTestRouter(store, "https://site.example")
 	w := do(h, "OPTIONS", "/cv", "Origin", "https://site.example", "Access-Control-Request-Method", "GET",
-		"Access-Control-Request-Headers", "if-none-match, if-modified-since")
+		"Access-Control-Request-Headers", "if-match, if-none-match")
 	allowed := strings.ToLower(w.Header().Get("Access-Control-Allow-Headers"))
-	if w.Code != http.StatusNoContent || !strings.Contains(allowed, "if-none-match") || !strings.Contains(allowed, "if-modified-since") {
+	if w.Code != http.StatusNoContent || !strings.Contains(allowed, "if-match") || !strings.Contains(allowed, "if-unmodified-since") {
 		t.Fatalf("preflight: %d %v", w.Code, w.Header())
 	}
 	if w := do(h, "OPTIONS", "/blog/a/b"); w.Code != http.StatusNoContent || w.Header().Get("Allow") != "GET, HEAD, OPTIONS" {
