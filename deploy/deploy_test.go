@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,12 +18,18 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 	"go.yaml.in/yaml/v3"
 )
 
 // folioDrain is serve.go's shutdownGrace: how long folio finishes in-flight
 // requests after SIGTERM. Every stop timeout must leave it room.
 const folioDrain = 8 * time.Second
+
+// healthTimeout is healthcheck.go's: `folio healthcheck` gives up after it,
+// inside the timeout Docker gives the check.
+const healthTimeout = 3 * time.Second
 
 // The image CircleCI pushes and Watchtower follows, as the tests load the
 // compose file with it.
@@ -100,6 +107,9 @@ func TestDockerfileFinalStage(t *testing.T) {
 			user = c.User
 		case *instructions.HealthCheckCommand:
 			health = c.Health.Test
+			if c.Health.Timeout <= healthTimeout {
+				t.Errorf("HEALTHCHECK --timeout=%v: want more than folio healthcheck's own %v", c.Health.Timeout, healthTimeout)
+			}
 		case *instructions.EntrypointCommand:
 			if c.PrependShell {
 				t.Errorf("ENTRYPOINT in shell form needs /bin/sh: %s", c)
@@ -253,6 +263,8 @@ func checkFolio(t *testing.T, p *types.Project, s types.ServiceConfig) {
 	t.Helper()
 	if s.HealthCheck == nil || !slices.Equal(s.HealthCheck.Test, []string{"CMD", "/folio", "healthcheck"}) {
 		t.Errorf("%s: healthcheck %v: want [CMD /folio healthcheck] (no shell in the image)", s.Name, s.HealthCheck)
+	} else if s.HealthCheck.Timeout == nil || time.Duration(*s.HealthCheck.Timeout) <= healthTimeout {
+		t.Errorf("%s: healthcheck timeout %v: want more than folio healthcheck's own %v", s.Name, s.HealthCheck.Timeout, healthTimeout)
 	}
 	if s.Labels["com.centurylinklabs.watchtower.enable"] != "true" {
 		t.Errorf("%s: not labelled for Watchtower", s.Name)
@@ -302,6 +314,44 @@ func checkFolio(t *testing.T, p *types.Project, s types.ServiceConfig) {
 	}
 	if dep, ok := s.DependsOn["redis"]; !ok || dep.Condition != types.ServiceConditionHealthy {
 		t.Errorf("%s: depends_on redis %+v: want condition service_healthy", s.Name, dep)
+	}
+}
+
+// TestComposeSecretsStayLocal: the secret files (and .env) beside the
+// compose file are ignored by git (asked through git itself) and left out of
+// a docker build's context (.dockerignore, read with Docker's own matcher).
+func TestComposeSecretsStayLocal(t *testing.T) {
+	p := project(t)
+	paths := []string{".env"}
+	for _, sec := range p.Secrets {
+		rel, err := filepath.Rel(p.WorkingDir, sec.File)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			t.Fatalf("secret file %s outside the repository", sec.File)
+		}
+		paths = append(paths, filepath.ToSlash(rel))
+	}
+	f, err := os.Open(filepath.Join("..", ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range paths {
+		if ignored, err := pm.MatchesOrParentMatches(path); err != nil || !ignored {
+			t.Errorf(".dockerignore does not leave out %s (%v)", path, err)
+		}
+		cmd := exec.Command("git", "check-ignore", "--no-index", "-q", path)
+		cmd.Dir = p.WorkingDir
+		if err := cmd.Run(); err != nil {
+			t.Errorf(".gitignore does not ignore %s (git check-ignore: %v)", path, err)
+		}
 	}
 }
 
