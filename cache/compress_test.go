@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sync/atomic"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
