@@ -27,7 +27,8 @@ func oldBlob(identity, gz, br []byte) []byte {
 // A stored resource whose gzip form does not inflate to its identity is
 // refused, old blobs that carry the identity included: the identity
 // served is that gzip form inflated, so such a blob would serve a cut or
-// other document under the identity's ETag and Content-Length.
+// other document under the identity's ETag and Content-Length. So is one
+// whose brotli form does not decode to it (served to every browser).
 func TestBlobWithCorruptGzipIsRefused(t *testing.T) {
 	body := []byte(`{"x":"` + strings.Repeat("abc def ", 500) + `"}`)
 	other := []byte(`{"y":"` + strings.Repeat("xyz uvw ", 500) + `"}`)
@@ -36,6 +37,8 @@ func TestBlobWithCorruptGzipIsRefused(t *testing.T) {
 	flipped := bytes.Clone(gz)
 	flipped[len(flipped)/2] ^= 0x55
 	cut := gz[:len(gz)-20]
+	brFlipped := bytes.Clone(br)
+	brFlipped[len(brFlipped)/2] ^= 0x55
 	for name, blob := range map[string][]byte{
 		"old, gzip flipped":         oldBlob(body, flipped, br),
 		"old, gzip of another body": oldBlob(body, o.Variant(Gzip).Body, br),
@@ -43,6 +46,10 @@ func TestBlobWithCorruptGzipIsRefused(t *testing.T) {
 		"new, gzip flipped":         oldBlob(nil, flipped, br),
 		"new, gzip of another body": oldBlob(nil, o.Variant(Gzip).Body, br),
 		"identity flipped":          oldBlob(append(bytes.Clone(body[:10]), body[11:]...), gz, br),
+		"new, brotli flipped":       oldBlob(nil, gz, brFlipped),
+		"old, brotli flipped":       oldBlob(body, gz, brFlipped),
+		"new, brotli of another":    oldBlob(nil, gz, o.Variant(Brotli).Body),
+		"new, brotli cut":           oldBlob(nil, gz, br[:len(br)-3]),
 	} {
 		if _, err := UnmarshalBlob(r.Hash(), blob); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)

@@ -131,18 +131,12 @@ func (w partWire) part(res func(resourceWire) *Resource) *Part {
 }
 
 // restore rebuilds a resource from stored bytes, its identity among them,
-// without compressing again. When the identity is dropped for the gzip
-// form, that form must inflate to it (ErrCorrupt otherwise): it is what
+// without compressing again. The compressed forms it holds must decode to
+// the identity (ErrCorrupt otherwise: checkForms): the gzip form is what
 // identity answers send from then on.
 func restore(w resourceWire) (*Resource, error) {
-	if w.Gzip != nil && len(w.Gzip) < len(w.Identity) {
-		b, err := inflateAll(w.Gzip, len(w.Identity))
-		if err != nil {
-			return nil, err
-		}
-		if !bytes.Equal(b, w.Identity) {
-			return nil, fmt.Errorf("%w: gzip form inflates to other bytes than the identity", ErrCorrupt)
-		}
+	if err := checkForms(w.Identity, w.Gzip, w.Brotli); err != nil {
+		return nil, err
 	}
 	return newResource(nameOf(w.Identity), len(w.Identity), w.Identity, w.Gzip, w.Brotli, w.Modified), nil
 }

@@ -265,5 +265,8 @@ func UnmarshalBlob(name string, b []byte) (Blob, error) {
 	if nameOf(identity) != name {
 		return nil, fmt.Errorf("%w: resource stored as %s has other bytes", ErrCorrupt, name)
 	}
+	if err := checkForms(identity, nil, forms[Brotli]); err != nil {
+		return nil, fmt.Errorf("resource %s: %w", name, err)
+	}
 	return newResource(name, len(identity), identity, forms[Gzip], forms[Brotli], time.Time{}), nil
 }
