@@ -87,3 +87,14 @@ func TestInflaterAfterAWriterFails(t *testing.T) {
 		}
 	}
 }
+
+// A CV build whose bytes did not change keeps the resource it replaces,
+// compared by hash as NewResources compares: its identity is not
+// inflated for the comparison.
+func TestUnchangedCVIsComparedWithoutInflating(t *testing.T) {
+	body := []byte(`{"profile":"` + strings.Repeat("unchanged ", 100) + `"}`)
+	was := newResource(nameOf(body), len(body), nil, []byte("gzip bytes never read"), nil, time.Time{})
+	if got := resource(was, body, time.Time{}, false); got != was {
+		t.Error("an unchanged CV was compressed again")
+	}
+}
