@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -47,20 +48,19 @@ func FuzzRender(f *testing.F) {
 	f.Add([]byte(`{"sys":{"type":"Array"},"items":[{"sys":{"type":"Entry","id":"a","contentType":{"sys":{"id":"t"}}},"fields":{"l":{"sys":{"type":"Link","linkType":"Space","id":"s"}},"n":[[[{"sys":{"type":"Link","linkType":"Entry"}}]]]}}]}`), uint8(1), "t")
 
 	f.Fuzz(func(t *testing.T, body []byte, depth uint8, summaryType string) {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			renderAnswer(t, body, int(depth%12), summaryType)
-		}()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			panic("rendering did not finish in 10 s")
-		}
+		renderAnswer(t, body, int(depth%12), summaryType)
 	})
 }
 
+// renderAnswer checks one answer's render (FuzzRender's list); a render
+// still running after 10 s fails the input with every goroutine's stack.
 func renderAnswer(t *testing.T, body []byte, depth int, summaryType string) {
+	watchdog := time.AfterFunc(10*time.Second, func() { panic("rendering did not finish in 10 s") })
+	defer watchdog.Stop()
+	checkRender(t, body, depth, summaryType)
+}
+
+func checkRender(t *testing.T, body []byte, depth int, summaryType string) {
 	// What try and fetchOnce do with an answer.
 	var p page
 	if err := json.Unmarshal(body, &p); err != nil || p.Sys.Type != "Array" {
@@ -162,4 +162,86 @@ func renderAnswer(t *testing.T, body []byte, depth int, summaryType string) {
 			t.Fatalf("entry %s is in full %d times inside one response's items", id, n)
 		}
 	}
+}
+
+// FuzzRenderGraph is FuzzRender on answers built from the input's bytes,
+// so that mutation explores link graphs rather than broken JSON: up to
+// eight entries of three content types and three assets, whose fields link
+// each other (to themselves, in cycles, to what is absent, to other kinds),
+// in arrays and rich-text nodes, beside odd values (null, numbers, nested
+// arrays, objects that look almost like links).
+func FuzzRenderGraph(f *testing.F) {
+	f.Add([]byte{3, 0, 1, 2, 3, 4, 5, 6, 7}, uint8(2), uint8(0))
+	f.Add([]byte{7, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 11, 22, 33, 44, 55, 66, 77, 88, 99}, uint8(10), uint8(1))
+	f.Add([]byte{1, 0, 0, 0, 0}, uint8(0), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, depth uint8, summary uint8) {
+		next := func() int {
+			if len(data) == 0 {
+				return 0
+			}
+			b := data[0]
+			data = data[1:]
+			return int(b)
+		}
+		types := []string{"post", "profile", "author"}
+		n := 1 + next()%8
+		link := func() any {
+			k := next()
+			kind, id := "Entry", fmt.Sprintf("e%d", k%10) // e8, e9: absent
+			switch k % 5 {
+			case 3:
+				kind, id = "Asset", fmt.Sprintf("a%d", k%4) // a3: absent
+			case 4:
+				kind = []string{"Space", "ContentType", "Tag", ""}[k%4]
+			}
+			return map[string]any{"sys": map[string]any{"type": "Link", "linkType": kind, "id": id}}
+		}
+		var value func(depth int) any
+		value = func(depth int) any {
+			switch k := next(); {
+			case depth > 3:
+				return k
+			case k%8 == 0:
+				return link()
+			case k%8 == 1:
+				return []any{link(), link(), value(depth + 1)}
+			case k%8 == 2:
+				return map[string]any{"nodeType": "document", "content": []any{
+					map[string]any{"nodeType": "embedded-entry-block", "data": map[string]any{"target": link()}},
+					map[string]any{"nodeType": "paragraph", "content": []any{value(depth + 1)}}}}
+			case k%8 == 3:
+				return nil
+			case k%8 == 4:
+				return map[string]any{"sys": map[string]any{"type": "Link", "linkType": "Entry"}, "extra": value(depth + 1)}
+			case k%8 == 5:
+				return json.Number(fmt.Sprintf("%de%d", k, k%400))
+			case k%8 == 6:
+				return []any{[]any{value(depth + 1)}}
+			default:
+				return fmt.Sprintf("text %d", k)
+			}
+		}
+		var items, assets []any
+		for i := range n {
+			fields := map[string]any{}
+			for j := range next() % 5 {
+				fields[[]string{"title", "slug", "related", "author", "body", "image"}[(i+j)%6]] = value(0)
+			}
+			items = append(items, map[string]any{"sys": map[string]any{"type": "Entry", "id": fmt.Sprintf("e%d", i),
+				"revision": next(), "updatedAt": fmt.Sprintf("2026-01-%02dT00:00:00Z", 1+next()%28),
+				"contentType": map[string]any{"sys": map[string]any{"id": types[next()%3]}}}, "fields": fields})
+		}
+		for i := range 3 {
+			file := map[string]any{"url": []any{"//img/x.png", "http://img/y", nil, 7}[next()%4],
+				"details": map[string]any{"size": value(3), "image": map[string]any{"width": value(3), "height": "9"}}}
+			assets = append(assets, map[string]any{"sys": map[string]any{"type": "Asset", "id": fmt.Sprintf("a%d", i), "revision": 1},
+				"fields": map[string]any{"title": value(3), "file": file}})
+		}
+		body, err := json.Marshal(map[string]any{"sys": map[string]any{"type": "Array"}, "total": n, "items": items,
+			"includes": map[string]any{"Asset": assets}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		renderAnswer(t, body, int(depth%12), []string{"", "post", "author"}[summary%3])
+	})
 }
