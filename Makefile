@@ -36,7 +36,7 @@ FUZZTIME     ?= 5m
 FUZZ_SHORT   ?= 5s
 FUZZPARALLEL ?= 1
 FUZZ_TARGETS ?= auth:FuzzSignature cache:FuzzMatchesETag config:FuzzLoad contentful:FuzzParseChange \
-                contentful:FuzzRender handlers:FuzzNegotiate handlers:FuzzWebhookIntake
+                contentful:FuzzRender contentful:FuzzRenderGraph handlers:FuzzNegotiate handlers:FuzzWebhookIntake
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; echo "fuzz $$name in ./$$pkg for $(FUZZTIME)"; \
