@@ -38,10 +38,7 @@ FUZZPARALLEL ?= 1
 FUZZ_TARGETS ?= auth:FuzzSignature cache:FuzzMatchesETag config:FuzzLoad contentful:FuzzParseChange \
                 contentful:FuzzRender contentful:FuzzRenderGraph handlers:FuzzNegotiate handlers:FuzzWebhookIntake
 fuzz:
-	@for t in $(FUZZ_TARGETS); do \
-		pkg=$${t%%:*}; name=$${t#*:}; echo "fuzz $$name in ./$$pkg for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./$$pkg || exit 1; \
-	done
+	@GO=$(GO) bash scripts/fuzz.sh $(FUZZTIME) $(FUZZPARALLEL) $(FUZZ_TARGETS)
 
 ## bench: Go benchmarks, then folio against nginx over loopback (installs nginx and wrk with apt when absent)
 bench:
