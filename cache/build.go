@@ -296,6 +296,7 @@ func BuildCV(ctx context.Context, types []string, c *contentful.Collection, prev
 		byType[t] = []*contentful.Entry{}
 	}
 	g := contentful.NewRenderer(c.Entities, ro).Begin()
+	g.Listed(c.Items...) // each in full at its place; linked, a stub
 	var modified time.Time
 	for _, id := range c.Items {
 		e, err := g.Full(id)

@@ -108,6 +108,16 @@ func (r *Renderer) Begin() *Rendering {
 	return &Rendering{r: r, seen: map[string]bool{}, Refs: map[Ref]int{}}
 }
 
+// Listed declares the entries the response holds in full at its top level
+// (the CV's items): a link to one of them renders as a stub wherever it
+// appears, even before the entry's own place, so that the response holds
+// each entry in full once, at its place in the list.
+func (g *Rendering) Listed(ids ...string) {
+	for _, id := range ids {
+		g.seen[id] = true
+	}
+}
+
 // Full renders a top-level entry in full, links resolved. It returns nil,
 // nil when the entities lack the entry, and ErrMalformed for an entity
 // that does not decode.

@@ -149,3 +149,36 @@ func TestPackedEntitiesRender(t *testing.T) {
 		t.Fatal("garbage inflated")
 	}
 }
+
+// TestListedEntriesAreFullOnceAtTheirPlace: on a response that lists
+// entries at its top level (the CV), an entry linked from an earlier item
+// is a stub there and full at its own place; an entry no item lists is
+// full where it is first linked, as before.
+func TestListedEntriesAreFullOnceAtTheirPlace(t *testing.T) {
+	c := mustCollection(t, []json.RawMessage{
+		entry("job", "experience", 1, `{"title":"Engineer","skills":[`+link("Entry", "go")+`],"employer":`+link("Entry", "acme")+`}`),
+		entry("go", "skill", 1, `{"name":"Go"}`),
+	}, entry("acme", "company", 1, `{"name":"Acme"}`))
+	g := NewRenderer(c.Entities, RenderOptions{}).Begin()
+	g.Listed(c.Items...)
+	job, err := g.Full("job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	skill, err := g.Full("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := job.Fields["skills"].([]any)[0].(Stub); !ok || s.ID != "go" {
+		t.Errorf("the listed skill linked from the job: %#v, want a stub", job.Fields["skills"])
+	}
+	if skill.Fields["name"] != "Go" {
+		t.Errorf("the skill at its own place: %#v, want it in full", skill.Fields)
+	}
+	if e, ok := job.Fields["employer"].(*Entry); !ok || e.Fields["name"] != "Acme" {
+		t.Errorf("the employer no item lists: %#v, want it in full", job.Fields["employer"])
+	}
+	if g.Refs[EntryRef("go")] != 1 {
+		t.Errorf("refs %v: the job's render does not name the skill", g.Refs)
+	}
+}
