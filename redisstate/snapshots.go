@@ -154,7 +154,8 @@ func (s *State) publish(ctx context.Context, p *cache.Part, meta []byte, res map
 	for i, h := range hashes {
 		keys[i] = s.keys.res(col, h)
 	}
-	cctx, cancel := s.ctx(ctx)
+	// A first save asks about every blob: tens of thousands of EXISTS.
+	cctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout+time.Duration(len(keys)/5000)*time.Second)
 	exists := make([]*redis.IntCmd, len(keys))
 	_, err := s.rdb.Pipelined(cctx, func(pl redis.Pipeliner) error {
 		for i, k := range keys {
@@ -251,9 +252,9 @@ func (s *State) LoadPart(ctx context.Context, col cache.Collection, version stri
 
 // loadPart is LoadPart, also returning the blobs the part is made of.
 func (s *State) loadPart(ctx context.Context, col cache.Collection, version string) (*cache.Part, map[string]cache.Blob, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	b, err := s.rdb.Get(ctx, s.keys.part(string(col), version)).Bytes()
+	gctx, cancel := s.ctx(ctx)
+	b, err := s.rdb.Get(gctx, s.keys.part(string(col), version)).Bytes()
+	cancel()
 	if s.note(err) != nil {
 		return nil, nil, err
 	}
@@ -278,9 +279,11 @@ func (s *State) loadPart(ctx context.Context, col cache.Collection, version stri
 		keys = append(keys, s.keys.res(string(col), h))
 		want = append(want, h)
 	}
-	for len(keys) > 0 { // in batches: one reply of thousands of blobs is tens of MB
+	for len(keys) > 0 { // in batches, each with its own bound: a 10,000-post part is 20,000 blobs
 		n := min(len(keys), loadBatch)
-		vals, err := s.rdb.MGet(ctx, keys[:n]...).Result()
+		mctx, cancel := s.ctx(ctx)
+		vals, err := s.rdb.MGet(mctx, keys[:n]...).Result()
+		cancel()
 		if s.note(err) != nil {
 			return nil, nil, err
 		}
@@ -296,13 +299,20 @@ func (s *State) loadPart(ctx context.Context, col cache.Collection, version stri
 			got[want[i]] = r
 		}
 		keys, want = keys[n:], want[n:]
+		if batchHook != nil {
+			batchHook()
+		}
 	}
 	p, err := m.Part(func(h string) cache.Blob { return got[h] })
 	return p, got, err
 }
 
-// loadBatch is how many blobs one MGET of a load asks for.
-const loadBatch = 500
+// loadBatch is how many blobs one MGET of a load asks for (a variable for
+// tests).
+var loadBatch = 500
+
+// batchHook, when set (by tests only), runs after each batch of a load.
+var batchHook func()
 
 // Follow keeps this process in step with the snapshots the leader stores
 // in Redis until ctx ends: it loads what is there now (a restart serves

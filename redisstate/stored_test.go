@@ -296,3 +296,37 @@ func TestBlobGoneIsNotInstalled(t *testing.T) {
 	}
 	samePart(t, got, p2)
 }
+
+// TestLoadOfManyBatchesOutlastsOneCommandBound: a load of a large part is
+// many MGETs, each bounded by OpTimeout, not all of them together (a
+// 10,000-post part, 20,000 blobs read and checked, could not load within
+// the 2 s one command gets, and a replica never served it).
+func TestLoadOfManyBatchesOutlastsOneCommandBound(t *testing.T) {
+	ctx := context.Background()
+	rds := redistest.Start(t)
+	leader := newStateLeasing(t, rds, time.Minute)
+	if !leads(t, leader) {
+		t.Fatal("could not take the lease")
+	}
+	p := blog(20, 1, day)
+	if err := leader.SavePart(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	follower, err := New(Options{URL: rds.URL, LeaseTTL: time.Minute, OpTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { follower.Close() })
+	oldBatch := loadBatch
+	loadBatch, batchHook = 5, func() { time.Sleep(150 * time.Millisecond) } // 8 batches: 1.2 s in all
+	t.Cleanup(func() { loadBatch, batchHook = oldBatch, nil })
+	v, err := follower.Versions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := follower.LoadPart(ctx, cache.Blog, v[cache.Blog])
+	if err != nil {
+		t.Fatalf("a load of 8 batches, each within the bound: %v", err)
+	}
+	samePart(t, got, p)
+}
