@@ -263,6 +263,14 @@ func startFolio(t *testing.T, c config, api string, rds *redistest.Server) *foli
 	f.cmd = exec.Command(c.binary, "serve")
 	f.cmd.Env = env
 	f.cmd.Stdout, f.cmd.Stderr = f, f
+	if dir := os.Getenv("SCALE_LOGS"); dir != "" { // every run's whole log, for a closer look
+		lf, err := os.Create(filepath.Join(dir, fmt.Sprintf("folio-%s.log", strings.ReplaceAll(t.Name(), "/", "-"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { lf.Close() })
+		f.cmd.Stdout, f.cmd.Stderr = io.MultiWriter(f, lf), io.MultiWriter(f, lf)
+	}
 	f.began = time.Now()
 	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
