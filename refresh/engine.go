@@ -337,6 +337,8 @@ func (w *worker) requeue(t *task) {
 }
 
 func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, recheck bool) {
+	release := e.loader.exclusive(w.col) // not beside the first load's whole fetch
+	defer release()
 	// A batch of webhooks fetches what changed; the safety, forced and
 	// catch-up refreshes and a recheck of stale entities fetch it all.
 	whole := recheck || len(batch) == 0

@@ -79,6 +79,11 @@ type Loader struct {
 	// installing serialises installs of one collection, store and save
 	// together, so parts reach Redis in the order they were served.
 	installing map[cache.Collection]*sync.Mutex
+	// fetching serialises the fetch-and-install of one collection between
+	// the first load (Initial) and the engine's worker: two whole fetches
+	// and builds of a large blog side by side (a catch-up while the first
+	// load still runs) held two collections at once.
+	fetching map[cache.Collection]*sync.Mutex
 
 	mu      sync.Mutex
 	lastErr *Failure
@@ -107,7 +112,19 @@ func NewLoader(f Fetcher, s Store, cols Collections, log *slog.Logger) *Loader {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Loader{fetch: f, store: s, cols: cols, log: log, rule: Rule{Bound: 2 * time.Minute}, clock: RealClock{},
-		installing: map[cache.Collection]*sync.Mutex{cache.CV: {}, cache.Blog: {}}}
+		installing: map[cache.Collection]*sync.Mutex{cache.CV: {}, cache.Blog: {}},
+		fetching:   map[cache.Collection]*sync.Mutex{cache.CV: {}, cache.Blog: {}}}
+}
+
+// exclusive takes the collection's fetch-and-install turn (fetching) and
+// returns its release.
+func (l *Loader) exclusive(col cache.Collection) (release func()) {
+	m := l.fetching[col]
+	if m == nil {
+		return func() {}
+	}
+	m.Lock()
+	return m.Unlock
 }
 
 // Refresh fetches one collection and installs it under the revision rule.
@@ -118,6 +135,11 @@ func (l *Loader) Refresh(ctx context.Context, col cache.Collection) (Applied, er
 }
 
 func (l *Loader) refresh(ctx context.Context, col cache.Collection, mode Mode) (Applied, error) {
+	defer l.exclusive(col)()
+	if mode == IfEmpty && l.store.Load().Part(col) != nil {
+		// The engine installed it while this waited its turn.
+		return Applied{Snapshot: l.store.Load()}, nil
+	}
 	fetched, err := l.fetchCollection(ctx, col)
 	if err == nil {
 		var a Applied
