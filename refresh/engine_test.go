@@ -654,3 +654,71 @@ func TestCatchUpLeavesTheFirstLoadAlone(t *testing.T) {
 		t.Fatalf("queued at once while the blog is served: %+v", got)
 	}
 }
+
+// overlapCounter is a Fetcher that records how many whole fetches of the
+// blog ran at once (each lasts a little, so that two started together
+// overlap).
+type overlapCounter struct {
+	inner         refresh.Fetcher
+	mu            sync.Mutex
+	now, most, of int
+}
+
+func (o *overlapCounter) Fetch(ctx context.Context, q contentful.Query) (*contentful.Collection, error) {
+	blog := slices.Contains(q.ContentTypes, cols.BlogType)
+	if blog {
+		o.mu.Lock()
+		o.now++
+		o.of++
+		o.most = max(o.most, o.now)
+		o.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+		defer func() { o.mu.Lock(); o.now--; o.mu.Unlock() }()
+	}
+	return o.inner.Fetch(ctx, q)
+}
+
+// TestFirstLoadAndEngineTakeTurns: a whole refresh the engine runs (a
+// catch-up) and the first load never fetch and build the same collection
+// side by side: at 10,000 posts that held two whole blogs at once.
+func TestFirstLoadAndEngineTakeTurns(t *testing.T) {
+	api := localapi.New("s", "master", token)
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	if err := api.Put(post("p1", 1, "One"), profile("Ada")); err != nil {
+		t.Fatal(err)
+	}
+	client, err := contentful.New(contentful.Options{BaseURL: srv.URL, Space: "s", Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetcher := &overlapCounter{inner: client}
+	store := &cache.Store{}
+	loader := refresh.NewLoader(fetcher, store, cols, nil)
+	finals := make(chan refresh.Record, 10)
+	engine := refresh.NewEngine(loader, refresh.EngineOptions{OnFinal: func(r refresh.Record) { finals <- r }}, nil)
+	events := make(chan refresh.Event, 10)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { engine.Run(ctx, events); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	events <- refresh.Event{ID: refresh.NewEventID(), Topic: "leader-catch-up-after-lag", Full: true,
+		Collections: []cache.Collection{cache.Blog}, ReceivedAt: time.Now()}
+	if err := loader.Initial(ctx, refresh.RealClock{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-finals:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the catch-up never finished")
+	}
+	fetcher.mu.Lock()
+	defer fetcher.mu.Unlock()
+	if fetcher.most != 1 {
+		t.Errorf("%d whole fetches of the blog ran at once, want 1", fetcher.most)
+	}
+	if store.Load().Blog == nil {
+		t.Error("the blog is not served")
+	}
+}
