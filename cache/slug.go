@@ -48,6 +48,9 @@ type Unaddressable struct {
 // or with one an earlier post holds. Nil for the CV and for a blog whose
 // every post is served.
 func (p *Part) Unaddressable() []Unaddressable {
+	if p.Collection != Blog {
+		return nil
+	}
 	var out []Unaddressable
 	holder := map[string]string{} // slug → the id of the post serving it
 	for _, it := range p.Items {

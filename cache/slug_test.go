@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/folio-cms/folio/contentful"
 )
 
 func TestSlugProblem(t *testing.T) {
@@ -98,5 +100,20 @@ func TestBuildBlogServesEveryReachableSlug(t *testing.T) {
 	}
 	if len(again.Posts) != len(served) || len(again.Unaddressable()) != len(want) {
 		t.Errorf("rebuilt: %d posts, %d unaddressable", len(again.Posts), len(again.Unaddressable()))
+	}
+}
+
+// The CV's entries have no slugs and no /blog/{slug}: none is unaddressable
+// (/status listed every CV entry as a post with "no slug").
+func TestCVHasNoUnaddressable(t *testing.T) {
+	p, err := BuildCV(context.Background(), []string{"blogPost"}, blogOf(t, postEntry("a", "A"), postEntry("b", "B")), nil, contentful.RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Items) == 0 {
+		t.Fatal("the CV lists no item: the test proves nothing")
+	}
+	if got := p.Unaddressable(); got != nil {
+		t.Errorf("CV unaddressable = %v, want none", got)
 	}
 }
