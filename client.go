@@ -177,10 +177,13 @@ func cliClient(proxy bool) *http.Client {
 	}
 }
 
-// redirected describes a 3xx answer, which the commands never follow.
+// redirected describes a 3xx answer, which the commands never follow,
+// naming its Location without the query or user credentials (a redirect
+// can carry a token there, as an operator's URL can).
 func redirected(res *http.Response) string {
 	where := "with no Location"
 	if loc, err := res.Location(); err == nil {
+		loc.RawQuery, loc.ForceQuery, loc.User, loc.Fragment, loc.RawFragment = "", false, nil, "", ""
 		where = "to " + loc.String()
 	}
 	return fmt.Sprintf("%s %s, not followed", res.Status, where)

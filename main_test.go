@@ -473,6 +473,38 @@ func TestCommandsFollowNoRedirect(t *testing.T) {
 	}
 }
 
+// TestRedirectErrorsHideTheQuery: the error naming a 3xx's Location
+// leaves out its query and user credentials, as errors about the --url do
+// (it repeated "?token=..." of the Location).
+func TestRedirectErrorsHideTheQuery(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := dir + "/signing"
+	os.WriteFile(secretFile, []byte(strings.Repeat("k", 64)), 0o600)
+	port := listen(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "http://user:pass-value@127.0.0.2:1/final?token=token-value#frag-value")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}))
+	from := "http://127.0.0.1:" + port
+	for _, args := range [][]string{
+		{"webhook", "send", "--url", from + "/webhooks/contentful", "--type", "blogPost", "--id", "p1", "--secret-file", secretFile},
+		{"refresh", "--url", from + "/admin/refresh", "--secret-file", secretFile},
+		{"healthcheck", "--url", from + "/healthz"},
+	} {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), args, envOf(nil), &stdout, &stderr)
+		exitCode(err, &stderr)
+		out := stdout.String() + stderr.String()
+		if !strings.Contains(out, "to http://127.0.0.2:1/final, not followed") {
+			t.Errorf("%s: %q does not name the Location's path", args[0], out)
+		}
+		for _, secret := range []string{"token-value", "pass-value", "frag-value"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s: the output repeats %s: %q", args[0], secret, out)
+			}
+		}
+	}
+}
+
 // nonLoopback returns an address of this machine outside loopback.
 func nonLoopback(t *testing.T) string {
 	t.Helper()
