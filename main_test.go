@@ -182,6 +182,30 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 }
 
+// TestDemoLogsNoSetSecret: demo mode logs the signing secret it generates,
+// never one the operator set (it logged CONTENTFUL_WEBHOOK_SECRET's value
+// as "this generated secret").
+func TestDemoLogsNoSetSecret(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	secret := strings.Repeat("s", 64)
+	logs := &logbuf.Buffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, envOf(map[string]string{"FOLIO_ADDR": "127.0.0.1:0", "FOLIO_LOG_FORMAT": "json",
+			"CONTENTFUL_WEBHOOK_SECRET": secret}), io.Discard, logs)
+	}()
+	listenAddr(t, logs, done)
+	cancel()
+	<-done
+	if strings.Contains(logs.String(), secret) {
+		t.Errorf("the log holds the configured signing secret:\n%s", logs)
+	}
+	if !strings.Contains(logs.String(), "signed with CONTENTFUL_WEBHOOK_SECRET") {
+		t.Errorf("the log does not say which secret signs the demo's webhooks:\n%s", logs)
+	}
+}
+
 func listenAddr(t *testing.T, logs *logbuf.Buffer, done chan error) string {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {

@@ -81,12 +81,14 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	}()
 
 	src := source{baseURL: cfg.BaseURL, space: cfg.SpaceID, env: cfg.Environment, token: cfg.AccessToken.Reveal()}
+	generatedSecret := false // the demo's own signing secret, which its log gives
 	if cfg.Demo {
 		if src, err = startDemo(work, log); err != nil {
 			return err
 		}
 		if cfg.WebhookSecret == "" {
 			cfg.WebhookSecret = config.Secret(demoSecret())
+			generatedSecret = true
 		}
 	}
 	client, err := contentful.New(contentful.Options{
@@ -161,10 +163,15 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	}
 	if cfg.Demo {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		log.Warn("DEMO MODE: webhooks are accepted when signed with this generated secret (a new one at every start)",
-			"secret", cfg.WebhookSecret.Reveal(),
-			"try", "CONTENTFUL_WEBHOOK_SECRET="+cfg.WebhookSecret.Reveal()+" FOLIO_ADDR=:"+port+publicEnv(cfg)+
-				" folio webhook send --type blogPost --id post-retries --revision 2")
+		send := "FOLIO_ADDR=:" + port + publicEnv(cfg) + " folio webhook send --type blogPost --id post-retries --revision 2"
+		if generatedSecret {
+			log.Warn("DEMO MODE: webhooks are accepted when signed with this generated secret (a new one at every start)",
+				"secret", cfg.WebhookSecret.Reveal(), "try", "CONTENTFUL_WEBHOOK_SECRET="+cfg.WebhookSecret.Reveal()+" "+send)
+		} else {
+			// The operator's own secret never reaches the log.
+			log.Warn("DEMO MODE: webhooks are accepted when signed with CONTENTFUL_WEBHOOK_SECRET, as set",
+				"try", "CONTENTFUL_WEBHOOK_SECRET=... "+send)
+		}
 	}
 
 	// Snapshots stored in Redis are served before Contentful is asked.
