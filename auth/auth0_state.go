@@ -101,8 +101,12 @@ func (t *tracker) record(at time.Time, err error) {
 		if c.config {
 			kind = "a configuration problem"
 		}
+		attrs := []any{"class", c.class, "detail", c.detail}
+		if c.err != nil {
+			attrs = append(attrs, "error", c.err)
+		}
 		t.log.Error("auth0: "+t.what+" failed, "+kind+"; webhooks that need it are refused until it works (logged once per cause; /status shows it)",
-			"class", c.class, "detail", c.detail, "error", c.err)
+			attrs...)
 	}
 }
 

@@ -242,6 +242,11 @@ func TestAuth0StatusRecovers(t *testing.T) {
 	if st := e.a.Status(); st.State != Auth0Failing || st.Discovery.Error != "discovery_status" {
 		t.Fatalf("%+v", st)
 	}
+	// A cause without a library error logs no empty "error" field (it
+	// logged error=<nil>).
+	if strings.Contains(e.logs.String(), "<nil>") || strings.Contains(e.logs.String(), `"error":null`) {
+		t.Errorf("a failure is logged with a nil error:\n%s", e.logs)
+	}
 	e.iss.SetDown(false)
 	e.clock.Advance(DefaultAuth0DiscoveryRetry)
 	e.a.Check(auth0Ctx)
