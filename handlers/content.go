@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/folio-cms/folio/cache"
@@ -105,12 +106,12 @@ func contentPath(path string) bool {
 
 // find returns the resource a content path and query name in the current
 // snapshot, or the error to answer.
-func (h *Content) find(path, rawQuery string) (*cache.Resource, *Error) {
+func (h *Content) find(urlPath, rawQuery string) (*cache.Resource, *Error) {
 	s := h.store.Load()
 	if !s.Ready() {
 		return nil, errNotReady
 	}
-	switch path {
+	switch urlPath {
 	case "/cv":
 		return s.CV.Root, nil
 	case "/blog":
@@ -123,12 +124,18 @@ func (h *Content) find(path, rawQuery string) (*cache.Resource, *Error) {
 		}
 		return s.Blog.Pages[n-1], nil
 	}
-	slug := strings.TrimPrefix(path, "/blog/")
+	slug := strings.TrimPrefix(urlPath, "/blog/")
 	if r, ok := s.Blog.Posts[slug]; ok {
 		return r, nil
 	}
 	if slug == "" {
 		return nil, errBlogSlash
+	}
+	// A post's path off by a trailing or doubled slash or a dot segment
+	// names the post, as the other routes' 404s do (no slug has such a
+	// segment: cache.SlugProblem).
+	if clean := path.Clean("/" + slug)[1:]; clean != slug && s.Blog.Posts[clean] != nil {
+		return nil, notFound("/blog/" + clean)
 	}
 	return nil, errNoPost
 }

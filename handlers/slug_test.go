@@ -127,3 +127,25 @@ func TestListedSlugsAreServedInBothForms(t *testing.T) {
 		t.Errorf("Case and case: %d %d", a.code, b.code)
 	}
 }
+
+// A post's path off by a trailing or doubled slash or a dot segment is a
+// 404 naming the post, as /cv/ names /cv (it was a bare post_not_found);
+// one that cleans to no post stays post_not_found.
+func TestSlugPathOffBySlashNamesThePost(t *testing.T) {
+	s := newSite(t, storeWithSlugs(t, oddSlugs))
+	for path, want := range map[string]string{
+		"/blog/2024/hello-world/":    `did you mean \"/blog/2024/hello-world\"?`,
+		"/blog/2024//hello-world":    `did you mean \"/blog/2024/hello-world\"?`,
+		"/blog/2024/./hello-world":   `did you mean \"/blog/2024/hello-world\"?`,
+		"/blog/x/../case":            `did you mean \"/blog/case\"?`,
+		"/blog/case%2F":              `did you mean \"/blog/case\"?`,
+		"/blog/nothing/":             "post_not_found",
+		"/blog/a//b":                 "post_not_found",
+		"/blog/2024/hello-world/../": "post_not_found",
+	} {
+		a := s.do("GET", path, nil)
+		if a.code != 404 || !strings.Contains(string(a.body), want) {
+			t.Errorf("%s: %d %s, want 404 with %s", path, a.code, a.body, want)
+		}
+	}
+}
