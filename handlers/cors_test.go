@@ -37,6 +37,12 @@ func TestCORSOnEveryContentAnswer(t *testing.T) {
 		{"preflight", loaded, "OPTIONS", "/blog/post-1", []string{"Access-Control-Request-Method", "GET"}, 204},
 		{"503 before the first load", &cache.Store{}, "GET", "/cv", nil, 503},
 		{"503 HEAD", &cache.Store{}, "HEAD", "/blog/post-1", nil, 503},
+		// A path a slash or case away from a content route: its 404
+		// names the route, which the page's script can read only with
+		// the headers (they were missing).
+		{"404 /cv/", loaded, "GET", "/cv/", nil, 404},
+		{"404 /CV", loaded, "GET", "/CV", nil, 404},
+		{"404 //blog", loaded, "GET", "//blog", nil, 404},
 	}
 	for _, c := range cases {
 		for _, origins := range [][]string{{"https://site.example"}, {"*"}} {

@@ -58,11 +58,19 @@ func NewRouter(d Deps) http.Handler {
 			Message: "folio could not answer; the error is logged"})
 	}))
 	var known gin.RoutesInfo // every route, once all are registered (below)
-	r.NoRoute(func(c *gin.Context) { fail(c, notFound(suggest(known, c.Request.URL.Path))) })
-	r.NoMethod(func(c *gin.Context) { fail(c, errMethod) })
-
 	cors := NewCORS(d.CORS)
 	content := NewContent(d.Store, cors)
+	r.NoRoute(func(c *gin.Context) {
+		route := suggest(known, c.Request.URL.Path)
+		if contentPath(route) {
+			// A page's script reads why its fetch of /cv/ failed only
+			// with the content routes' CORS headers.
+			content.routeHeaders(c.Writer.Header(), c.Request)
+		}
+		fail(c, notFound(route))
+	})
+	r.NoMethod(func(c *gin.Context) { fail(c, errMethod) })
+
 	for _, path := range []string{"/cv", "/blog", "/blog/*slug"} {
 		r.GET(path, content.Serve)
 		r.HEAD(path, content.Serve)
