@@ -367,6 +367,16 @@ func TestOversizeBodies(t *testing.T) {
 		if res.StatusCode != http.StatusRequestEntityTooLarge || (answer{res.StatusCode, res.Header, b}).jsonError(t, path) != "payload_too_large" {
 			t.Errorf("POST %s, chunked: %d %s", path, res.StatusCode, b)
 		}
+		// A declared length over the limit is refused before the body is
+		// sent: no "100 Continue" inviting it (there was, and folio read
+		// 2 MiB of it first).
+		for _, expect := range []string{"", "Expect: 100-continue\r\n"} {
+			a := s.raw("POST " + path + " HTTP/1.1\r\nHost: folio\r\nContent-Type: application/json\r\n" + expect +
+				"Content-Length: 99999999999\r\n\r\n")
+			if a.code != http.StatusRequestEntityTooLarge || a.jsonError(t, path) != "payload_too_large" {
+				t.Errorf("POST %s declaring 99999999999 bytes (%q): %d %s", path, expect, a.code, a.body)
+			}
+		}
 	}
 	if s.queue.Len() != 0 {
 		t.Fatal("an oversize body queued an event")

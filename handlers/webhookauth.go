@@ -39,12 +39,17 @@ type Authenticator interface {
 // so a signature-only deployment has its way out too.
 func RequireAuth(a Authenticator, limits *ClientLimits) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if c.Request.ContentLength > MaxWebhookBody {
+			// Refused on its declared length, before a byte of it is
+			// read or an "Expect: 100-continue" invites it.
+			fail(c, errPayloadTooLarge)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxWebhookBody))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				fail(c, &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
-					Message: "the webhook body is over " + strconv.Itoa(MaxWebhookBody>>20) + " MiB"})
+				fail(c, errPayloadTooLarge)
 				return
 			}
 			fail(c, &Error{Status: http.StatusBadRequest, Code: "body_unreadable", Message: "the request body could not be read"})
@@ -66,6 +71,9 @@ func RequireAuth(a Authenticator, limits *ClientLimits) gin.HandlerFunc {
 		c.Next()
 	}
 }
+
+var errPayloadTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: "payload_too_large",
+	Message: "the webhook body is over " + strconv.Itoa(MaxWebhookBody>>20) + " MiB"}
 
 const authSchemesKey = "folio.auth.auth0"
 
