@@ -204,6 +204,11 @@ func TestDemoLogsNoSetSecret(t *testing.T) {
 	if !strings.Contains(logs.String(), "signed with CONTENTFUL_WEBHOOK_SECRET") {
 		t.Errorf("the log does not say which secret signs the demo's webhooks:\n%s", logs)
 	}
+	// The example command dials the host folio is bound to (it named
+	// ":port" only, which dials localhost whatever the bound host).
+	if try := logField(t, logs.String(), "try"); !strings.Contains(try, "FOLIO_ADDR=127.0.0.1:") {
+		t.Errorf("the demo's example command does not dial the bound host: %s", try)
+	}
 }
 
 func listenAddr(t *testing.T, logs *logbuf.Buffer, done chan error) string {

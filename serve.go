@@ -162,8 +162,13 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	if cfg.Demo {
-		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		send := "FOLIO_ADDR=:" + port + publicEnv(cfg) + " folio webhook send --type blogPost --id post-retries --revision 2"
+		// The address the commands dial: the bound host, or ":port"
+		// (localhost) when folio listens on every address.
+		addr := ln.Addr().String()
+		if host, port, _ := net.SplitHostPort(addr); net.ParseIP(host).IsUnspecified() {
+			addr = ":" + port
+		}
+		send := "FOLIO_ADDR=" + addr + publicEnv(cfg) + " folio webhook send --type blogPost --id post-retries --revision 2"
 		if generatedSecret {
 			log.Warn("DEMO MODE: webhooks are accepted when signed with this generated secret (a new one at every start)",
 				"secret", cfg.WebhookSecret.Reveal(), "try", "CONTENTFUL_WEBHOOK_SECRET="+cfg.WebhookSecret.Reveal()+" "+send)
