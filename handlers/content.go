@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 
@@ -149,8 +150,24 @@ var (
 const maxPage = 1_000_000
 
 // page reads the page parameter of a raw query string: 1 when absent, ok
-// false when it is not a whole number from 1. It does not allocate.
+// false when it is not a whole number from 1. It does not allocate, but
+// for a query holding percent-escapes ("page=%31", "p%61ge=2"), which it
+// decodes as a form would (url.ParseQuery) before reading it again.
 func page(rawQuery string) (n int, ok bool) {
+	if strings.IndexByte(rawQuery, '%') >= 0 || strings.IndexByte(rawQuery, '+') >= 0 {
+		v, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			return 0, false
+		}
+		vals, present := v["page"]
+		if !present {
+			return 1, true
+		}
+		if len(vals[0]) == 0 || strings.ContainsAny(vals[0], "%&=+") {
+			return 0, false
+		}
+		return page("page=" + vals[0])
+	}
 	for q := rawQuery; q != ""; {
 		var pair string
 		pair, q, _ = strings.Cut(q, "&")
