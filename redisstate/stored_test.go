@@ -245,22 +245,9 @@ func TestFollowerLoadsOnlyMissingBlobs(t *testing.T) {
 // after a FLUSHALL too.
 func TestBlobGoneIsNotInstalled(t *testing.T) {
 	ctx := context.Background()
-	rds := redistest.Start(t)
-	leader := newStateLeasing(t, rds, time.Minute)
-	if !leads(t, leader) {
-		t.Fatal("could not take the lease")
-	}
-	p1 := blog(20, 1, day)
-	if err := leader.SavePart(ctx, p1); err != nil {
-		t.Fatal(err)
-	}
+	rds, leader, follower, p1, version := savedBlog(t)
 	rds.Do(t, "DEL", leader.keys.res("blog", p1.Posts["post-7"].Hash()))
-	follower := newStateLeasing(t, rds, time.Minute)
-	v, err := follower.Versions(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := follower.LoadPart(ctx, cache.Blog, v[cache.Blog]); err == nil || !strings.Contains(err.Error(), "gone") {
+	if _, err := follower.LoadPart(ctx, cache.Blog, version); err == nil || !strings.Contains(err.Error(), "gone") {
 		t.Fatalf("a part without a blob loaded: %v", err)
 	}
 	store := follow(t, follower)
@@ -289,7 +276,7 @@ func TestBlobGoneIsNotInstalled(t *testing.T) {
 		t.Fatalf("save after FLUSHALL: %v", err)
 	}
 	fresh := newStateLeasing(t, rds, time.Minute)
-	v, _ = fresh.Versions(ctx)
+	v, _ := fresh.Versions(ctx)
 	got, err := fresh.LoadPart(ctx, cache.Blog, v[cache.Blog])
 	if err != nil {
 		t.Fatalf("load after FLUSHALL: %v", err)
@@ -303,15 +290,7 @@ func TestBlobGoneIsNotInstalled(t *testing.T) {
 // the 2 s one command gets, and a replica never served it).
 func TestLoadOfManyBatchesOutlastsOneCommandBound(t *testing.T) {
 	ctx := context.Background()
-	rds := redistest.Start(t)
-	leader := newStateLeasing(t, rds, time.Minute)
-	if !leads(t, leader) {
-		t.Fatal("could not take the lease")
-	}
-	p := blog(20, 1, day)
-	if err := leader.SavePart(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	rds, _, _, p, version := savedBlog(t)
 	follower, err := New(Options{URL: rds.URL, LeaseTTL: time.Minute, OpTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -320,11 +299,7 @@ func TestLoadOfManyBatchesOutlastsOneCommandBound(t *testing.T) {
 	oldBatch := loadBatch
 	loadBatch, batchHook = 5, func() { time.Sleep(150 * time.Millisecond) } // 8 batches: 1.2 s in all
 	t.Cleanup(func() { loadBatch, batchHook = oldBatch, nil })
-	v, err := follower.Versions(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := follower.LoadPart(ctx, cache.Blog, v[cache.Blog])
+	got, err := follower.LoadPart(ctx, cache.Blog, version)
 	if err != nil {
 		t.Fatalf("a load of 8 batches, each within the bound: %v", err)
 	}
