@@ -248,24 +248,21 @@ func UnmarshalBlob(name string, b []byte) (Blob, error) {
 	if forms[Identity] == nil && forms[Gzip] == nil || len(b) != 0 {
 		return nil, fmt.Errorf("%w: resource %s is malformed", ErrCorrupt, name)
 	}
-	if forms[Identity] != nil { // an older folio's blob: the gzip form is checked against it
-		if nameOf(forms[Identity]) != name {
-			return nil, fmt.Errorf("%w: resource stored as %s has other bytes", ErrCorrupt, name)
-		}
-		r, err := restore(resourceWire{Identity: forms[Identity], Gzip: forms[Gzip], Brotli: forms[Brotli]})
-		if err != nil {
+	// An older folio's blob holds the identity, and its gzip form is
+	// checked against it; otherwise the gzip form is inflated to check the
+	// name, and dropped again.
+	identity, gz := forms[Identity], forms[Gzip]
+	if identity == nil {
+		var err error
+		if identity, err = inflateAll(gz, -1); err != nil {
 			return nil, fmt.Errorf("resource %s: %w", name, err)
 		}
-		return r, nil
-	}
-	identity, err := inflateAll(forms[Gzip], -1) // inflated to check it, then dropped again
-	if err != nil {
-		return nil, fmt.Errorf("resource %s: %w", name, err)
+		gz = nil // just checked
 	}
 	if nameOf(identity) != name {
 		return nil, fmt.Errorf("%w: resource stored as %s has other bytes", ErrCorrupt, name)
 	}
-	if err := checkForms(identity, nil, forms[Brotli]); err != nil {
+	if err := checkForms(identity, gz, forms[Brotli]); err != nil {
 		return nil, fmt.Errorf("resource %s: %w", name, err)
 	}
 	return newResource(name, len(identity), identity, forms[Gzip], forms[Brotli], time.Time{}), nil
