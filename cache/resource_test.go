@@ -215,3 +215,20 @@ func TestPartRoundTrip(t *testing.T) {
 		t.Fatal("a truncated part decoded")
 	}
 }
+
+// BenchmarkIdentityAnswer: an identity answer inflated from the gzip form,
+// for a short post and a real-sized one (2 and 20 KB of blog-like JSON).
+// compress/flate allocates its Huffman link tables for every dynamic
+// block with long codes: a few small allocations an answer.
+func BenchmarkIdentityAnswer(b *testing.B) {
+	for _, n := range []int{2 << 10, 20 << 10} {
+		v := NewResource(newCorpus(3).document(n), time.Now()).Variant(Identity)
+		b.Run(strconv.Itoa(n>>10)+"KB", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				v.WriteTo(io.Discard)
+			}
+		})
+	}
+}
