@@ -360,6 +360,13 @@ func TestBlogPages(t *testing.T) {
 		"/blog?page=99999999":                {404, 0, 0},
 		"/blog?page=99999999999999999999999": {404, 0, 0},
 		"/blog?page=2&page=1":                {200, 2, 5},
+		"/blog?page=%32":                     {200, 2, 5}, // was page_invalid
+		"/blog?p%61ge=3":                     {200, 3, 2},
+		"/blog?x=%41&page=2":                 {200, 2, 5},
+		"/blog?x=%41":                        {200, 1, 5},
+		"/blog?page=%3":                      {400, 0, 0}, // a broken escape
+		"/blog?page=%2532":                   {400, 0, 0}, // "%32" once decoded
+		"/blog?page=+1":                      {400, 0, 0},
 	} {
 		w := do(h, "GET", path)
 		if w.Code != want.status {
