@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/folio-cms/folio/contentful"
-	"github.com/folio-cms/folio/contentful/localapi"
 	"github.com/folio-cms/folio/contentful/localapi/spacegen"
 	"github.com/folio-cms/folio/internal/redistest"
 )
@@ -21,14 +18,7 @@ import (
 // from its snapshot then serves, for every post, what a fresh folio does.
 func TestLeaderKilledDuringFirstSave(t *testing.T) {
 	rds := redistest.Start(t)
-	gen := spacegen.Generate(spacegen.Options{Posts: 1000, Seed: 11})
-	api := localapi.New("s", "master", token)
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	if err := api.Put(gen.Entities()...); err != nil {
-		t.Fatal(err)
-	}
-	cvTypes := "FOLIO_CV_TYPES=profile,experience,education,skill,project"
+	gen, api, srv := largeSpace(t, 11)
 	a := start(t, srv.URL, rds.URL, cvTypes)
 	a.until("the blog's blobs being written", 20*time.Second, func() bool {
 		n, _ := strconv.Atoi(strings.TrimSpace(rds.Do(t, "DBSIZE")))
@@ -57,11 +47,7 @@ func TestLeaderKilledDuringFirstSave(t *testing.T) {
 	d := start(t, srv.URL, "", cvTypes)      // a fresh folio, memory only
 	d.until("ready", 20*time.Second, func() bool { return d.status("/readyz") == 200 })
 	c.until("ready", 20*time.Second, func() bool { return c.status("/readyz") == 200 })
-	paths := []string{"/cv", "/blog"}
-	for i := range gen.Posts() {
-		paths = append(paths, (&url.URL{Path: "/blog/" + gen.Slug(i)}).EscapedPath())
-	}
-	for _, p := range paths {
+	for _, p := range contentPaths(gen) {
 		wc, want := fetchAs(d, p, "identity")
 		for name, f := range map[string]*folio{"leader": b, "replica": c} {
 			var code int

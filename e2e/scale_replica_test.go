@@ -32,6 +32,31 @@ func fetchAs(f *folio, path, coding string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
+// cvTypes are spacegen's CV types.
+const cvTypes = "FOLIO_CV_TYPES=profile,experience,education,skill,project"
+
+// largeSpace is a local Delivery API serving spacegen's 1,000 posts of
+// 10 KB.
+func largeSpace(t *testing.T, seed uint64) (*spacegen.Space, *localapi.Server, *httptest.Server) {
+	gen := spacegen.Generate(spacegen.Options{Posts: 1000, Seed: seed})
+	api := localapi.New("s", "master", token)
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	if err := api.Put(gen.Entities()...); err != nil {
+		t.Fatal(err)
+	}
+	return gen, api, srv
+}
+
+// contentPaths are /cv, /blog and every post's path.
+func contentPaths(gen *spacegen.Space) []string {
+	paths := []string{"/cv", "/blog"}
+	for i := range gen.Posts() {
+		paths = append(paths, (&url.URL{Path: "/blog/" + gen.Slug(i)}).EscapedPath())
+	}
+	return paths
+}
+
 // TestReplicaFromLargeSnapshotWhileLeaderPublishes: at 1,000 posts of
 // 10 KB, a replica starts from the leader's Redis snapshot while the
 // leader takes publish webhooks, Redis loses its data (FLUSHALL) between
@@ -39,14 +64,7 @@ func fetchAs(f *folio, path, coding string) (int, string) {
 // gzip, exactly what a fresh folio serves for every post and /blog page.
 func TestReplicaFromLargeSnapshotWhileLeaderPublishes(t *testing.T) {
 	rds := redistest.Start(t)
-	gen := spacegen.Generate(spacegen.Options{Posts: 1000, Seed: 7})
-	api := localapi.New("s", "master", token)
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	if err := api.Put(gen.Entities()...); err != nil {
-		t.Fatal(err)
-	}
-	cvTypes := "FOLIO_CV_TYPES=profile,experience,education,skill,project"
+	gen, api, srv := largeSpace(t, 7)
 	a := start(t, srv.URL, rds.URL, cvTypes)
 	a.until("ready", 20*time.Second, func() bool { return a.status("/readyz") == 200 })
 	leader(t, a)
@@ -83,10 +101,7 @@ func TestReplicaFromLargeSnapshotWhileLeaderPublishes(t *testing.T) {
 
 	c := start(t, srv.URL, "", cvTypes) // a fresh folio, memory only
 	c.until("ready", 20*time.Second, func() bool { return c.status("/readyz") == 200 })
-	paths := []string{"/cv", "/blog"}
-	for i := range gen.Posts() {
-		paths = append(paths, (&url.URL{Path: "/blog/" + gen.Slug(i)}).EscapedPath())
-	}
+	paths := contentPaths(gen)
 	for page := 2; ; page++ {
 		p := fmt.Sprintf("/blog?page=%d", page)
 		if c.status(p) != 200 {
