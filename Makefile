@@ -1,5 +1,5 @@
 # folio's tasks. `make test` is what CI runs: it needs Go, and installs
-# redis-server with apt-get when absent (the Redis tests run a real one).
+# redis-server, redis-tools, chromium and promtool with apt-get when absent (scripts/test-deps.sh).
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -21,7 +21,7 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## test-deps: what the tests need beyond Go (installs redis-server with apt when absent)
+## test-deps: what the tests need beyond Go (scripts/test-deps.sh: apt-get installs what is absent)
 test-deps:
 	bash scripts/test-deps.sh
 

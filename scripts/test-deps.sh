@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # scripts/test-deps.sh — installs what `make test` needs beyond Go.
 #
-# folio's integration tests start a real redis-server (internal/redistest) on a
-# free loopback port, and a missing binary fails them rather than skipping
-# them, so `make test` runs this first. On a machine that already has
-# redis-server it prints one line and changes nothing; otherwise it installs
-# Debian's redis-server (and redis-tools, for redis-cli when debugging) with
-# apt-get, without starting the packaged system service.
+# folio's tests use real programs, and a missing one fails them rather than
+# skipping them, so `make test` runs this first:
+#   redis-server  (redis-server)  internal/redistest: single servers, Sentinel
+#                                 (redis-server --sentinel) and Cluster nodes
+#   redis-cli     (redis-tools)   creating the test Cluster
+#   chromium      (chromium)      the dashboard's browser test, over DevTools
+#   promtool      (prometheus)    `promtool check metrics` on folio's /metrics
+# On a machine that has them all it prints one line per program and changes
+# nothing; otherwise it installs the missing Debian packages with apt-get,
+# without starting any packaged system service.
 #
 # Needs root, or sudo (non-interactive when there is no terminal, as in CI).
 set -euo pipefail
@@ -16,23 +20,27 @@ PATH=$PATH:/usr/sbin:/sbin
 log() { printf 'test-deps: %s\n' "$*"; }
 die() { printf 'test-deps: ERROR: %s\n' "$*" >&2; exit 1; }
 
-have_redis() { command -v redis-server >/dev/null 2>&1; }
+# program:package, for every program the tests run.
+needs=(redis-server:redis-server redis-cli:redis-tools chromium:chromium promtool:prometheus)
 
-# The version line without the build noise, e.g. "v=7.0.15".
-redis_version() { redis-server --version 2>/dev/null | grep -o 'v=[^ ]*' || echo 'v=unknown'; }
-
-if have_redis; then
-  log "redis-server $(redis_version) present at $(command -v redis-server)"
-  exit 0
-fi
+missing=()
+for need in "${needs[@]}"; do
+  prog=${need%%:*} pkg=${need#*:}
+  if command -v "$prog" >/dev/null 2>&1; then
+    log "$prog present at $(command -v "$prog")"
+  else
+    missing+=("$pkg")
+  fi
+done
+((${#missing[@]} == 0)) && exit 0
 
 command -v apt-get >/dev/null 2>&1 ||
-  die "redis-server is missing and there is no apt-get here: install redis-server with your package manager"
+  die "missing ${missing[*]} and there is no apt-get here: install them with your package manager"
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then
   command -v sudo >/dev/null 2>&1 ||
-    die "redis-server is missing and installing it needs root: run as root, install sudo, or run 'apt-get install redis-server' yourself"
+    die "missing ${missing[*]}; installing needs root: run as root, install sudo, or run 'apt-get install ${missing[*]}' yourself"
   if [[ -t 0 ]]; then
     sudo_cmd=(sudo)       # a person at a terminal may be asked for a password
   else
@@ -67,13 +75,16 @@ fi
 apt() {
   if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=120 "$@" >>"$tmp/apt.log" 2>&1; then
     tail -n 20 "$tmp/apt.log" | sed 's/^/test-deps:   apt: /' >&2
-    die "apt-get $1 failed; install it by hand with: apt-get update && apt-get install redis-server"
+    die "apt-get $1 failed; install by hand with: apt-get update && apt-get install ${missing[*]}"
   fi
 }
 
-log "redis-server missing: installing it with apt-get"
+log "installing ${missing[*]} with apt-get"
 apt update
-apt install -y --no-install-recommends redis-server redis-tools
+apt install -y --no-install-recommends "${missing[@]}"
 
-have_redis || die "apt-get installed redis-server but it is not on PATH ($PATH)"
-log "installed redis-server $(redis_version) at $(command -v redis-server)"
+for need in "${needs[@]}"; do
+  prog=${need%%:*}
+  command -v "$prog" >/dev/null 2>&1 || die "apt-get ran but $prog is not on PATH ($PATH)"
+  log "installed $prog at $(command -v "$prog")"
+done
