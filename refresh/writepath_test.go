@@ -343,8 +343,12 @@ func TestLateDeleteOfThePreviousIncarnation(t *testing.T) {
 // arrives. That delete does not overtake the publish (its deletedAt is
 // before the new entry's createdAt): the publish waits until the
 // re-created entry is served.
+//
+// The bound is 10 minutes: the fixture's clock moves a minute per engine
+// wait, and under load the publish may wait twice before the delete is
+// taken; the default 2 minutes then failed it (a test-timing weakness).
 func TestLateDeleteDoesNotSettleTheRecreation(t *testing.T) {
-	f := newEngine(t, refresh.EngineOptions{}, postCreated("p", 2, "Old", "2026-06-01T00:00:00Z"))
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, postCreated("p", 2, "Old", "2026-06-01T00:00:00Z"))
 	f.api.Delete("p") // the CDN: the old one gone, the new one not yet there
 	pub := refresh.Event{ID: refresh.NewEventID(), Topic: "ContentManagement.Entry.publish", Action: contentful.Publish,
 		Entity: contentful.EntryRef("p"), ContentType: "blogPost", Revision: 1, CreatedAt: "2026-06-01T00:00:10Z",
