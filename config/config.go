@@ -41,6 +41,10 @@ const (
 	// and says a webhook can in rare cases fire twice; ten minutes covers
 	// both with room.
 	DefaultDedupWindow = 10 * time.Minute
+	// DefaultHistorySize and DefaultHistoryAge bound the event history:
+	// a week of a busy space's webhooks, a few hundred KB.
+	DefaultHistorySize = 1000
+	DefaultHistoryAge  = 7 * 24 * time.Hour
 )
 
 // Config is folio's complete configuration. Secrets are held as Secret so that
@@ -83,6 +87,10 @@ type Config struct {
 	// bounds how long an event waits for the Delivery API to serve it.
 	RefreshEvery time.Duration
 	CDNWait      time.Duration
+	// HistorySize bounds the event history's events (and, apart, its dead
+	// letters); HistoryAge their age (0: no age bound).
+	HistorySize int
+	HistoryAge  time.Duration
 
 	// Auth0IssuerURL is the exact issuer (with trailing slash for AUTH0_DOMAIN).
 	Auth0IssuerURL      string
@@ -276,6 +284,8 @@ func Load(lookup Lookup) (Config, error) {
 		DedupWindow:    r.duration("FOLIO_DEDUP_WINDOW", DefaultDedupWindow),
 		RefreshEvery:   r.durationOrZero("FOLIO_REFRESH_INTERVAL", DefaultRefreshEvery),
 		CDNWait:        r.duration("FOLIO_CDN_WAIT", DefaultCDNWait),
+		HistorySize:    r.intIn("FOLIO_EVENT_HISTORY_SIZE", DefaultHistorySize, 1, 10_000),
+		HistoryAge:     r.durationOrZero("FOLIO_EVENT_HISTORY_AGE", DefaultHistoryAge),
 		Auth0Audience:  r.str("AUTH0_AUDIENCE", ""),
 		RedisURL:       r.secret("REDIS_URL"),
 		RedisLeaseTTL:  r.duration("FOLIO_REDIS_LEASE_TTL", 10*time.Second),
