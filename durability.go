@@ -7,6 +7,7 @@ import (
 
 	"github.com/folio-cms/folio/cache"
 	"github.com/folio-cms/folio/config"
+	"github.com/folio-cms/folio/handlers"
 	"github.com/folio-cms/folio/redisstate"
 	"github.com/folio-cms/folio/refresh"
 )
@@ -23,6 +24,10 @@ type durability interface {
 	// leader's counts (or, during an outage, each replica's own).
 	SafetyQueue() refresh.Enqueuer
 	Dedup() refresh.Deduper
+	// History is the event history the routes read and replays take
+	// dead letters from: the engine's own log, or the one every replica
+	// shares in Redis.
+	History() history
 	// Saver keeps installed parts; nil keeps them in memory only.
 	Saver() refresh.PartSaver
 	// Ack is told of every finished event (a durable queue acknowledges it
@@ -44,8 +49,15 @@ type durability interface {
 	Close()
 }
 
-func newDurability(cfg config.Config, src source, log *slog.Logger, local *refresh.MemoryQueue) (durability, error) {
-	mem := &memoryDurability{local: local, dedup: refresh.NewMemoryDedup(cfg.DedupWindow, dedupSize)}
+// history is what the routes read (handlers.EventHistory) and what a replay
+// takes a dead letter from.
+type history interface {
+	handlers.EventHistory
+	refresh.DeadLetterTaker
+}
+
+func newDurability(cfg config.Config, src source, log *slog.Logger, local *refresh.MemoryQueue, events *refresh.EventLog) (durability, error) {
+	mem := &memoryDurability{local: local, dedup: refresh.NewMemoryDedup(cfg.DedupWindow, dedupSize), events: events}
 	if cfg.RedisURL == "" {
 		return mem, nil
 	}
@@ -55,13 +67,15 @@ func newDurability(cfg config.Config, src source, log *slog.Logger, local *refre
 // memoryDurability keeps everything in this process: an event accepted and
 // not yet processed is lost if it dies; the safety refresh repairs content.
 type memoryDurability struct {
-	local *refresh.MemoryQueue
-	dedup *refresh.MemoryDedup
+	local  *refresh.MemoryQueue
+	dedup  *refresh.MemoryDedup
+	events *refresh.EventLog
 }
 
 func (m *memoryDurability) Queue() refresh.Enqueuer       { return m.local }
 func (m *memoryDurability) SafetyQueue() refresh.Enqueuer { return m.local }
 func (m *memoryDurability) Dedup() refresh.Deduper        { return m.dedup }
+func (m *memoryDurability) History() history              { return m.events }
 func (m *memoryDurability) Saver() refresh.PartSaver      { return nil }
 func (m *memoryDurability) Ack(refresh.Record)            {}
 func (m *memoryDurability) Follows() bool                 { return false }

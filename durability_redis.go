@@ -19,6 +19,7 @@ type redisDurability struct {
 	state *redisstate.State
 	queue *redisstate.Queue
 	dedup *redisstate.Dedup
+	hist  *redisstate.History
 	mem   *memoryDurability
 	log   *slog.Logger
 }
@@ -32,12 +33,13 @@ func newRedisDurability(cfg config.Config, src source, log *slog.Logger, mem *me
 		return nil, err
 	}
 	return &redisDurability{state: state, queue: state.NewQueue(mem.local), dedup: state.NewDedup(cfg.DedupWindow, mem.dedup),
-		mem: mem, log: log}, nil
+		hist: state.NewHistory(mem.events), mem: mem, log: log}, nil
 }
 
 func (r *redisDurability) Queue() refresh.Enqueuer       { return r.queue }
 func (r *redisDurability) SafetyQueue() refresh.Enqueuer { return leaderOnly{r} }
 func (r *redisDurability) Dedup() refresh.Deduper        { return r.dedup }
+func (r *redisDurability) History() history              { return r.hist }
 func (r *redisDurability) Saver() refresh.PartSaver      { return r.state }
 func (r *redisDurability) Ack(rec refresh.Record)        { r.queue.Ack(rec) }
 func (r *redisDurability) Follows() bool                 { return r.state.Up() && !r.state.Leader() }
@@ -72,11 +74,12 @@ func (r *redisDurability) Preload(ctx context.Context, wg *sync.WaitGroup, insta
 	}
 }
 
-// Start contends for the lease and, while leading, feeds the stream to the
-// engine. A new leader (or one that finds Redis lost its data) catches up
+// Start writes the event history to Redis, and contends for the lease and,
+// while leading, feeds the stream to the engine. A new leader (or one that finds Redis lost its data) catches up
 // on whatever happened meanwhile: a full refresh at once and another once
 // the CDN lag bound has passed (Engine.CatchUp).
 func (r *redisDurability) Start(ctx context.Context, wg *sync.WaitGroup, engine *refresh.Engine) {
+	wg.Go(func() { r.hist.Run(ctx) })
 	wg.Go(func() {
 		r.queue.Run(ctx, func() {
 			if err := engine.CatchUp(ctx, r.mem.local, "leader-catch-up"); err != nil {

@@ -108,7 +108,8 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		PageSize: cfg.BlogPageSize, FullList: cfg.BlogFullList, LinkDepth: cfg.LinkDepth, SummaryFields: cfg.SummaryFields}
 	loader := refresh.NewLoader(client, store, cols, log)
 	local := refresh.NewMemoryQueue(queueSize)
-	dur, err := newDurability(cfg, src, log, local)
+	events := refresh.NewEventLog(refresh.Retention{Events: cfg.HistorySize, MaxAge: cfg.HistoryAge})
+	dur, err := newDurability(cfg, src, log, local, events)
 	if err != nil {
 		return err
 	}
@@ -126,8 +127,9 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 	}
 	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, RedisUp: dur.Up,
 		WebhookAuthDegraded: func() float64 { return float64(min(1, len(guard.Degraded()))) }})
+	hist := dur.History()
 	engine := refresh.NewEngine(loader, refresh.EngineOptions{
-		WaitBound: cfg.CDNWait,
+		WaitBound: cfg.CDNWait, Events: events, DeadLetters: hist,
 		OnFinal: func(r refresh.Record) {
 			dur.Ack(r)
 			met.Event(string(r.Outcome))
@@ -141,18 +143,19 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		if f := loader.LastFailure(); f != nil {
 			d.LastError = f
 		}
-		d.Events = engine.Log().Recent(50)
-		d.DeadLetters = engine.Log().DeadLetters()
+		v := hist.Read(context.Background(), 50)
+		d.Events, d.DeadLetters = v.Events, v.DeadLetters
 		d.Redis = dur.Status()
 		d.Auth = guard.Status()
 	}).WithDegradation(guard.Degraded)
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.DashboardAt(publicPath(cfg)),
-		Webhook: handlers.NewWebhook(refresh.NewIntake(store, dur.Queue(), dur.Dedup(), engine.Log(), refresh.IntakeOptions{
+		Webhook: handlers.NewWebhook(refresh.NewIntake(store, dur.Queue(), dur.Dedup(), events, refresh.IntakeOptions{
 			Space: src.space, Environment: src.env, Collections: cols, Busy: engine.Busy, Follows: dur.Follows})),
 		Auth:         guard,
 		Limits:       handlers.NewClientLimits(webhookRate, webhookBurst),
-		Admin:        handlers.NewAdmin(engine, dur.Queue()),
+		Admin:        handlers.NewAdmin(engine, hist, dur.Queue()),
+		History:      handlers.NewHistory(hist),
 		Metrics:      met.Handler(),
 		CountWebhook: met.Webhook,
 	})

@@ -13,25 +13,35 @@ import (
 type Engine interface {
 	Replay(ctx context.Context, q refresh.Enqueuer, id string) (refresh.Event, error)
 	ForceRefresh(ctx context.Context, q refresh.Enqueuer) (refresh.Event, error)
-	Log() *refresh.EventLog
+}
+
+// EventHistory is the event history the admin and status routes read: the
+// shared one (redisstate.History) or this process's (refresh.EventLog).
+// Read returns up to events events and every dead letter; it never fails
+// (a shared history falls back to memory, and says so in View.Source).
+type EventHistory interface {
+	Read(ctx context.Context, events int) refresh.View
+	Retention() refresh.Retention
 }
 
 // Admin serves the operator's routes: dead letters, replay, full refresh.
 // They sit behind RequireAuth, like the webhook.
 type Admin struct {
-	engine Engine
-	queue  refresh.Enqueuer
+	engine  Engine
+	history EventHistory
+	queue   refresh.Enqueuer
 }
 
 // NewAdmin returns the admin handlers.
-func NewAdmin(engine Engine, queue refresh.Enqueuer) *Admin {
-	return &Admin{engine: engine, queue: queue}
+func NewAdmin(engine Engine, history EventHistory, queue refresh.Enqueuer) *Admin {
+	return &Admin{engine: engine, history: history, queue: queue}
 }
 
-// DeadLetters answers GET /admin/dead-letters.
+// DeadLetters answers GET /admin/dead-letters: {"deadLetters": [Record...]},
+// newest first.
 func (h *Admin) DeadLetters(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"deadLetters": h.engine.Log().DeadLetters()})
+	c.JSON(http.StatusOK, gin.H{"deadLetters": h.history.Read(c, 0).DeadLetters})
 }
 
 // Replay answers POST /admin/dead-letters/{id}/replay.

@@ -26,7 +26,7 @@ func TestAdminRoutes(t *testing.T) {
 	engine := refresh.NewEngine(refresh.NewLoader(nil, store, hookCols, nil), refresh.EngineOptions{}, nil)
 	router := func(g *auth.Guard) http.Handler {
 		return NewRouter(Deps{Store: store, Logger: testLogger, Status: NewStatus(Info{}, store),
-			Auth: g, Admin: NewAdmin(engine, queue)})
+			Auth: g, Admin: NewAdmin(engine, engine.Log(), queue)})
 	}
 	tok := iss.Mint(map[string]any{"scope": "admin"})
 	remember(tok)

@@ -45,7 +45,7 @@ func newSite(t *testing.T, store *cache.Store) *site {
 		Dashboard: []byte("<!doctype html><title>folio</title>"),
 		Webhook: NewWebhook(refresh.NewIntake(store, s.queue, refresh.NewMemoryDedup(time.Minute, 100), nil,
 			refresh.IntakeOptions{Space: "space1", Environment: "master", Collections: hookCols})),
-		Auth: signedGuard(), Limits: NewClientLimits(10_000, 10_000), Admin: NewAdmin(engine, s.queue),
+		Auth: signedGuard(), Limits: NewClientLimits(10_000, 10_000), Admin: NewAdmin(engine, engine.Log(), s.queue),
 	})
 	ts := httptest.NewUnstartedServer(h)
 	ts.Config = httpserver.New(h)

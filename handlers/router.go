@@ -15,6 +15,7 @@ type Deps struct {
 	CORS      []string
 	Logger    *slog.Logger
 	Status    *Status
+	History   *History     // GET /status/history; not mounted when nil
 	Metrics   http.Handler // GET /metrics
 	Dashboard []byte       // GET /
 
@@ -84,6 +85,10 @@ func NewRouter(d Deps) http.Handler {
 	ops.HEAD("/readyz", d.Status.Readyz)
 	ops.GET("/status", d.Status.Status)
 	ops.HEAD("/status", d.Status.Status)
+	if d.History != nil {
+		ops.GET("/status/history", d.History.Serve)
+		ops.HEAD("/status/history", d.History.Serve)
+	}
 	if d.Metrics != nil {
 		ops.GET("/metrics", gin.WrapH(d.Metrics))
 		ops.HEAD("/metrics", gin.WrapH(d.Metrics))

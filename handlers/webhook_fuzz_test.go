@@ -78,7 +78,7 @@ func FuzzWebhookIntake(f *testing.F) {
 	queue := &countingQueue{}
 	router := NewRouter(Deps{
 		Store: store, Logger: slog.New(slog.DiscardHandler), Status: NewStatus(Info{}, store),
-		Webhook: NewWebhook(refresh.NewIntake(store, queue, refresh.NewMemoryDedup(time.Minute, 1000), refresh.NewEventLog(10),
+		Webhook: NewWebhook(refresh.NewIntake(store, queue, refresh.NewMemoryDedup(time.Minute, 1000), refresh.NewEventLog(refresh.Retention{Events: 10}),
 			refresh.IntakeOptions{Space: "space1", Environment: "master", Collections: hookCols})),
 		Auth: anyone{}, Limits: NewClientLimits(1e9, 1e9),
 	})

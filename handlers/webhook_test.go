@@ -77,7 +77,7 @@ func newHook(t *testing.T, guard *auth.Guard, queueSize int) *hook {
 	remember(signingSecret)
 	store := &cache.Store{}
 	snapshotFor(t, store, "one", 3)
-	h := &hook{t: t, store: store, queue: refresh.NewMemoryQueue(queueSize), log: refresh.NewEventLog(100)}
+	h := &hook{t: t, store: store, queue: refresh.NewMemoryQueue(queueSize), log: refresh.NewEventLog(refresh.Retention{Events: 100})}
 	h.router = NewRouter(Deps{
 		Store: store, Logger: testLogger, Status: NewStatus(Info{}, store),
 		Webhook: NewWebhook(refresh.NewIntake(store, h.queue, refresh.NewMemoryDedup(10*time.Minute, 1000), h.log,

@@ -19,19 +19,27 @@ type Enqueuer interface {
 // ErrNoDeadLetter means no dead letter has that id.
 var ErrNoDeadLetter = errors.New("refresh: no dead letter has that id")
 
-// Replay puts a dead letter back on the queue, with a fresh wait bound.
+// Replay puts a dead letter back on the queue, with a fresh wait bound. The
+// dead letter is taken from EngineOptions.DeadLetters, once: a second replay
+// of it (on this replica or another) finds none and fails with
+// ErrNoDeadLetter; a store that cannot say returns its error. When the
+// queue refuses the event, the dead letter is put back.
 func (e *Engine) Replay(ctx context.Context, q Enqueuer, id string) (Event, error) {
-	rec, ok := e.events.TakeDead(id)
+	rec, ok, err := e.opts.DeadLetters.TakeDead(ctx, id)
+	if err != nil {
+		return Event{}, err
+	}
 	if !ok {
 		return Event{}, ErrNoDeadLetter
 	}
 	ev := rec.Event
 	ev.ReceivedAt = e.opts.Clock.Now().UTC()
+	ev.Replay = rec.Replays + 1
 	if err := q.Enqueue(ctx, ev); err != nil {
 		e.events.AddDead(rec) // still dead: nothing was replayed
 		return Event{}, err
 	}
-	e.events.Update(ev.ID, func(r *Record) { r.Replays = rec.Replays + 1 })
+	e.events.Update(ev.ID, func(r *Record) { r.Replays = ev.Replay })
 	return ev, nil
 }
 

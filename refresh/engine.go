@@ -32,7 +32,12 @@ type EngineOptions struct {
 	// BaseDelay and MaxDelay shape the backoff between polls and retries
 	// (defaults 1s and 15s).
 	BaseDelay, MaxDelay time.Duration
-	// LogSize bounds the event log and the dead letters (default 200).
+	// Events is where the engine records events (default: a new EventLog
+	// of LogSize events); DeadLetters where Replay takes a dead letter
+	// from (default: Events), the shared history when there is one.
+	Events      *EventLog
+	DeadLetters DeadLetterTaker
+	// LogSize bounds a default Events (default 200).
 	LogSize int
 	Clock   Clock
 	// OnFinal is called once per event with its final record (a durable
@@ -58,6 +63,12 @@ func (o EngineOptions) withDefaults() EngineOptions {
 	}
 	if o.LogSize <= 0 {
 		o.LogSize = 200
+	}
+	if o.Events == nil {
+		o.Events = NewEventLog(Retention{Events: o.LogSize})
+	}
+	if o.DeadLetters == nil {
+		o.DeadLetters = o.Events
 	}
 	if o.Clock == nil {
 		o.Clock = RealClock{}
@@ -140,7 +151,7 @@ func NewEngine(loader *Loader, opts EngineOptions, log *slog.Logger) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{loader: loader, opts: opts, log: log, events: NewEventLog(opts.LogSize),
+	e := &Engine{loader: loader, opts: opts, log: log, events: opts.Events,
 		cols: map[cache.Collection]*worker{}, recent: map[contentful.Ref][]sighting{}}
 	// The revision rule's lag bound is the events' wait bound: both are
 	// how long the CDN may lag (FOLIO_CDN_WAIT).
@@ -152,7 +163,7 @@ func NewEngine(loader *Loader, opts EngineOptions, log *slog.Logger) *Engine {
 	return e
 }
 
-// Log is the engine's event log.
+// Log is the engine's event log: this process's records.
 func (e *Engine) Log() *EventLog { return e.events }
 
 // Fetches returns how many fetches a collection's worker has started.

@@ -34,6 +34,10 @@ type Event struct {
 	// Force installs what the Delivery API returns even where it is older
 	// than what is served (an operator's refresh).
 	Force bool `json:"force,omitempty"`
+	// Replay numbers an operator's replay of a dead letter (1 for the
+	// first), so that the process that handles it, whichever replica took
+	// the replay, counts it in the record's Replays.
+	Replay int `json:"replay,omitempty"`
 	// StreamID is the event's id in the Redis stream, to acknowledge it once
 	// its snapshot is stored; empty for events held in memory.
 	StreamID string `json:"streamId,omitempty"`

@@ -17,6 +17,11 @@ type Deduper interface {
 	Forget(ctx context.Context, key string)
 }
 
+// Recorder records an event's line (EventLog.Add).
+type Recorder interface {
+	Add(r Record)
+}
+
 // IntakeOptions configure what the intake accepts.
 type IntakeOptions struct {
 	Space       string // payloads for another space are ignored
@@ -39,14 +44,14 @@ type Intake struct {
 	store  interface{ Load() *cache.Snapshot }
 	queue  Enqueuer
 	dedup  Deduper
-	events *EventLog // duplicates and ignored calls are logged too; may be nil
+	events Recorder // duplicates and ignored calls are logged too; may be nil
 	opts   IntakeOptions
 	now    func() time.Time
 }
 
 // NewIntake returns the intake over the served store, the queue and the
 // deduplication it uses.
-func NewIntake(store interface{ Load() *cache.Snapshot }, queue Enqueuer, dedup Deduper, events *EventLog, opts IntakeOptions) *Intake {
+func NewIntake(store interface{ Load() *cache.Snapshot }, queue Enqueuer, dedup Deduper, events Recorder, opts IntakeOptions) *Intake {
 	return &Intake{store: store, queue: queue, dedup: dedup, events: events, opts: opts, now: time.Now}
 }
 

@@ -1,6 +1,7 @@
 package refresh
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"time"
@@ -45,52 +46,121 @@ type Record struct {
 	// Persisted is false when a snapshot it produced could not be stored
 	// (Redis): its durable queue entry stays unacknowledged, to be redone.
 	Persisted bool `json:"persisted"`
+	// UpdatedAt is when the record last changed (UTC, microseconds), by
+	// the clock of the process that changed it. It only grows for one
+	// record in one process, and a shared history keeps, of two writes of
+	// one record, the one with the later UpdatedAt (redisstate.History).
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
 
-// EventLog keeps the most recent events (a ring) and the dead letters, both
-// bounded in memory.
+// EventLog keeps the most recent events and the dead letters of this
+// process in memory, within a Retention (by count and by age). A Mirror,
+// when set, is told of every change: the shared history (Redis) keeps what
+// every replica writes.
 type EventLog struct {
 	mu      sync.Mutex
-	size    int
-	order   []string           // ids, oldest first, at most size
+	keep    Retention
+	now     func() time.Time
+	mirror  Mirror
+	order   []string           // ids, oldest first, at most keep.Events
 	records map[string]*Record // by id, for the ids in order
-	dead    []*Record          // newest last, at most size
+	dead    []*Record          // newest last, at most keep.Events
 }
 
-// NewEventLog keeps size events and size dead letters.
-func NewEventLog(size int) *EventLog {
-	return &EventLog{size: size, records: map[string]*Record{}}
+// NewEventLog keeps up to keep.Events events and as many dead letters, none
+// older than keep.MaxAge (an event by its ReceivedAt, a dead letter by
+// when it died); a zero MaxAge keeps them whatever their age, and Events
+// below 1 means 200.
+func NewEventLog(keep Retention) *EventLog {
+	if keep.Events < 1 {
+		keep.Events = 200
+	}
+	return &EventLog{keep: keep, now: time.Now, records: map[string]*Record{}}
+}
+
+// SetMirror makes m told of every change from now on. m's methods are
+// called with the log's lock held, in the order of the changes: they must
+// not block or call back into the log.
+func (l *EventLog) SetMirror(m Mirror) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.mirror = m
+}
+
+// Retention is what the log keeps.
+func (l *EventLog) Retention() Retention { return l.keep }
+
+// stamp sets r.UpdatedAt to now, or just after the time it holds when the
+// clock has not moved past it, so that a record's changes are ordered.
+func (l *EventLog) stamp(r *Record, was time.Time) {
+	t := l.now().UTC().Truncate(time.Microsecond)
+	if !t.After(was) {
+		t = was.Add(time.Microsecond)
+	}
+	r.UpdatedAt = t
+}
+
+// changed stamps r and tells the mirror; l.mu is held.
+func (l *EventLog) changed(r *Record, was time.Time) {
+	l.stamp(r, was)
+	if l.mirror != nil {
+		l.mirror.Put(*r)
+	}
 }
 
 // Add records a new event, evicting the oldest.
 func (l *EventLog) Add(r Record) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.records[r.ID]; ok {
-		*l.records[r.ID] = r
+	l.add(r)
+}
+
+func (l *EventLog) add(r Record) {
+	if old, ok := l.records[r.ID]; ok {
+		was := old.UpdatedAt
+		*old = r
+		l.changed(old, was)
 		return
 	}
-	if len(l.order) >= l.size {
+	l.prune()
+	if len(l.order) >= l.keep.Events {
 		delete(l.records, l.order[0])
 		l.order = l.order[1:]
 	}
 	l.order = append(l.order, r.ID)
 	l.records[r.ID] = &r
+	l.changed(&r, r.UpdatedAt)
+}
+
+// prune drops the events and dead letters past the age bound; l.mu is held.
+func (l *EventLog) prune() {
+	if l.keep.MaxAge <= 0 {
+		return
+	}
+	oldest := l.now().Add(-l.keep.MaxAge)
+	n := 0
+	for n < len(l.order) && l.records[l.order[n]].ReceivedAt.Before(oldest) {
+		delete(l.records, l.order[n])
+		n++
+	}
+	l.order = l.order[n:]
+	l.dead = slices.DeleteFunc(l.dead, func(d *Record) bool { return d.UpdatedAt.Before(oldest) })
 }
 
 // Begin records an event being dispatched: a new line, or, for an event
 // seen before (a replay, a redelivery), the same line reset to pending with
-// its replay count kept.
+// its replay count kept. An event replayed (Event.Replay) counts at least
+// that many replays, whichever process replayed it.
 func (l *EventLog) Begin(ev Event) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if r, ok := l.records[ev.ID]; ok {
-		replays := r.Replays
-		*r = Record{Event: ev, Outcome: Pending, Replays: replays}
-		l.mu.Unlock()
+		was := r.UpdatedAt
+		*r = Record{Event: ev, Outcome: Pending, Replays: max(r.Replays, ev.Replay)}
+		l.changed(r, was)
 		return
 	}
-	l.mu.Unlock()
-	l.Add(Record{Event: ev, Outcome: Pending})
+	l.add(Record{Event: ev, Outcome: Pending, Replays: ev.Replay})
 }
 
 // Update changes a recorded event in place; a no-op for evicted events.
@@ -98,9 +168,10 @@ func (l *EventLog) Update(id string, fn func(r *Record)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if r, ok := l.records[id]; ok {
-		was := r.Outcome
+		was, wasOutcome := r.UpdatedAt, r.Outcome
 		fn(r)
-		if r.Outcome == Dead && was != Dead {
+		l.changed(r, was)
+		if r.Outcome == Dead && wasOutcome != Dead {
 			l.addDead(*r)
 		}
 	}
@@ -110,22 +181,28 @@ func (l *EventLog) Update(id string, fn func(r *Record)) {
 func (l *EventLog) AddDead(r Record) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.stamp(&r, r.UpdatedAt)
 	l.addDead(r)
 }
 
 func (l *EventLog) addDead(r Record) {
+	l.prune()
 	l.dead = slices.DeleteFunc(l.dead, func(d *Record) bool { return d.ID == r.ID })
-	if len(l.dead) >= l.size {
+	if len(l.dead) >= l.keep.Events {
 		l.dead = l.dead[1:]
 	}
 	l.dead = append(l.dead, &r)
+	if l.mirror != nil {
+		l.mirror.PutDead(r)
+	}
 }
 
 // Recent returns up to n events, newest first.
 func (l *EventLog) Recent(n int) []Record {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]Record, 0, min(n, len(l.order)))
+	l.prune()
+	out := make([]Record, 0, max(0, min(n, len(l.order))))
 	for i := len(l.order) - 1; i >= 0 && len(out) < n; i-- {
 		out = append(out, *l.records[l.order[i]])
 	}
@@ -142,10 +219,23 @@ func (l *EventLog) Get(id string) (Record, bool) {
 	return Record{}, false
 }
 
+// Dead returns one dead letter.
+func (l *EventLog) Dead(id string) (Record, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, d := range l.dead {
+		if d.ID == id {
+			return *d, true
+		}
+	}
+	return Record{}, false
+}
+
 // DeadLetters returns the dead letters, newest first.
 func (l *EventLog) DeadLetters() []Record {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.prune()
 	out := make([]Record, 0, len(l.dead))
 	for i := len(l.dead) - 1; i >= 0; i-- {
 		out = append(out, *l.dead[i])
@@ -153,15 +243,21 @@ func (l *EventLog) DeadLetters() []Record {
 	return out
 }
 
-// TakeDead removes and returns a dead letter, for a replay.
-func (l *EventLog) TakeDead(id string) (Record, bool) {
+// Read returns up to events events and every dead letter, from memory.
+func (l *EventLog) Read(_ context.Context, events int) View {
+	return View{Source: SourceMemory, Retention: l.keep, Events: l.Recent(events), DeadLetters: l.DeadLetters()}
+}
+
+// TakeDead removes and returns a dead letter, for a replay; found is false
+// when no dead letter has that id. It never fails.
+func (l *EventLog) TakeDead(_ context.Context, id string) (r Record, found bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, d := range l.dead {
 		if d.ID == id {
 			l.dead = slices.Delete(l.dead, i, i+1)
-			return *d, true
+			return *d, true, nil
 		}
 	}
-	return Record{}, false
+	return Record{}, false, nil
 }
