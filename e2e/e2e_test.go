@@ -173,7 +173,14 @@ func (f *folio) status(path string) int {
 }
 
 func (f *folio) get(path string) (int, string) {
-	res, err := http.Get(f.URL + path)
+	req, _ := http.NewRequest("GET", f.URL+path, nil)
+	return send(req)
+}
+
+// send makes req and returns the status and body (0 and the error when
+// there is no answer).
+func send(req *http.Request) (int, string) {
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err.Error()
 	}
@@ -213,13 +220,7 @@ func (f *folio) webhook(id string, rev int, action contentful.Action) (int, stri
 	req.Header.Set("Content-Type", "application/vnd.contentful.management.v1+json")
 	req.Header.Set("X-Contentful-Topic", t.String())
 	auth.Sign(req, body, secret, time.Now(), "X-Contentful-Topic")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	return send(req)
 }
 
 // events returns /status's events.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,13 +22,7 @@ func fetchAs(f *folio, path, coding string) (int, string) {
 	if coding != "" {
 		req.Header.Set("Accept-Encoding", coding)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
+	return send(req)
 }
 
 // cvTypes are spacegen's CV types.

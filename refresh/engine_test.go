@@ -445,7 +445,7 @@ func TestFailuresRetryThenDeadLetterThenReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.events <- <-q.Events()
-	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done {
+	if r := f.final(); r.ID != ev.ID || r.Outcome != refresh.Done || r.Replays != 1 {
 		t.Fatalf("replay: %+v", r)
 	}
 	if !strings.Contains(f.post("p"), `"title":"Three"`) || len(f.engine.Log().DeadLetters()) != 0 {

@@ -138,12 +138,13 @@ func (l *EventLog) prune() {
 		return
 	}
 	oldest := l.now().Add(-l.keep.MaxAge)
-	n := 0
-	for n < len(l.order) && l.records[l.order[n]].ReceivedAt.Before(oldest) {
-		delete(l.records, l.order[n])
-		n++
-	}
-	l.order = l.order[n:]
+	l.order = slices.DeleteFunc(l.order, func(id string) bool {
+		if l.records[id].ReceivedAt.Before(oldest) {
+			delete(l.records, id)
+			return true
+		}
+		return false
+	})
 	l.dead = slices.DeleteFunc(l.dead, func(d *Record) bool { return d.UpdatedAt.Before(oldest) })
 }
 
