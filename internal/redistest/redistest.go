@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,11 @@ type Server struct {
 	dir     string // temporary working directory, removed by the test's cleanup
 	logPath string // redis's own log (--logfile)
 	outPath string // the child's stdout and stderr, where config errors go
+	// first and extra are the arguments of the server's role, before and
+	// after the common ones (a Sentinel's configuration file and
+	// --sentinel; --replicaof, --cluster-enabled): every launch, restarts
+	// included, passes them.
+	first, extra []string
 
 	mu   sync.Mutex // guards proc
 	proc *process   // the running (or last) child; nil before the first start
@@ -115,6 +121,15 @@ func (p *process) exited() bool {
 // process between choosing and binding it is retried with a new port.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, nil, nil)
+}
+
+// start is Start with arguments of a role: first (before the common ones:
+// a configuration file and --sentinel) and extra (after them, computed
+// again for each port tried, since they may name ports of their own:
+// --cluster-port). A nil extra adds nothing.
+func start(t testing.TB, first []string, extra func(t testing.TB, s *Server) []string) *Server {
+	t.Helper()
 	bin, err := lookBinary()
 	if err != nil {
 		t.Fatalf("%s (%v)", notFoundMessage, err)
@@ -125,6 +140,7 @@ func Start(t testing.TB) *Server {
 		dir:     dir,
 		logPath: filepath.Join(dir, "redis.log"),
 		outPath: filepath.Join(dir, "redis.out"),
+		first:   first,
 	}
 	// Registered after TempDir, so it runs before the directory is removed.
 	t.Cleanup(s.Stop)
@@ -132,6 +148,9 @@ func Start(t testing.TB) *Server {
 	var lastErr error
 	for attempt := 1; attempt <= portAttempts; attempt++ {
 		s.setPort(FreePort(t))
+		if extra != nil {
+			s.extra = extra(t, s)
+		}
 		lastErr = s.launch()
 		if lastErr == nil {
 			return s
@@ -260,7 +279,7 @@ func (s *Server) launch() error {
 	}
 	fmt.Fprintf(out, "--- redistest: starting %s on %s at %s\n", s.bin, s.Addr, time.Now().Format(time.RFC3339Nano))
 
-	cmd := exec.Command(s.bin,
+	args := append(slices.Clone(s.first),
 		"--port", strconv.Itoa(s.Port),
 		"--bind", "127.0.0.1",
 		"--protected-mode", "no",
@@ -270,6 +289,7 @@ func (s *Server) launch() error {
 		"--dir", s.dir,
 		"--logfile", s.logPath,
 	)
+	cmd := exec.Command(s.bin, append(args, s.extra...)...)
 	cmd.Dir = s.dir
 	cmd.Stdout = out // an *os.File is handed to the child as is: no copying goroutine
 	cmd.Stderr = out
