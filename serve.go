@@ -82,8 +82,9 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 
 	src := source{baseURL: cfg.BaseURL, space: cfg.SpaceID, env: cfg.Environment, token: cfg.AccessToken.Reveal()}
 	generatedSecret := false // the demo's own signing secret, which its log gives
+	var demoAPI *localapi.Server
 	if cfg.Demo {
-		if src, err = startDemo(work, log); err != nil {
+		if src, demoAPI, err = startDemo(work, log); err != nil {
 			return err
 		}
 		if cfg.WebhookSecret == "" {
@@ -148,6 +149,19 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		d.Redis = dur.Status()
 		d.Auth = guard.Status()
 	}).WithDegradation(guard.Degraded)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	var bench *handlers.Demo
+	if cfg.Demo {
+		b, err := newBench(cfg, src, demoAPI, ln.Addr())
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		bench = handlers.NewDemo(b)
+	}
 	router := handlers.NewRouter(handlers.Deps{
 		Store: store, CORS: cfg.CORSOrigins, Logger: log, Status: status, Dashboard: web.DashboardAt(publicPath(cfg)),
 		Webhook: handlers.NewWebhook(refresh.NewIntake(store, dur.Queue(), dur.Dedup(), events, refresh.IntakeOptions{
@@ -158,12 +172,9 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		History:      handlers.NewHistory(hist),
 		Metrics:      met.Handler(),
 		CountWebhook: met.Webhook,
+		Demo:         bench,
 	})
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 	if cfg.Demo {
 		// The address the commands dial: the bound host, or ":port"
 		// (localhost) when folio listens on every address.
@@ -226,16 +237,16 @@ type source struct{ baseURL, space, env, token string }
 
 // startDemo serves the embedded sample space through an in-process Delivery
 // API on loopback, so demo mode runs the same fetch and normalise code as a
-// real space.
-func startDemo(ctx context.Context, log *slog.Logger) (source, error) {
+// real space. The test bench changes the returned API's entries.
+func startDemo(ctx context.Context, log *slog.Logger) (source, *localapi.Server, error) {
 	token := randomHex(16)
 	api := localapi.New("folio-demo", "master", token)
 	if err := api.Load(web.DemoSpace); err != nil {
-		return source{}, fmt.Errorf("demo space: %w", err)
+		return source{}, nil, fmt.Errorf("demo space: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return source{}, fmt.Errorf("demo delivery API: %w", err)
+		return source{}, nil, fmt.Errorf("demo delivery API: %w", err)
 	}
 	srv := httpserver.New(api)
 	go srv.Serve(ln)
@@ -245,7 +256,7 @@ func startDemo(ctx context.Context, log *slog.Logger) (source, error) {
 	}()
 	log.Warn("DEMO MODE: CONTENTFUL_SPACE_ID is not set, so folio serves its built-in sample space " +
 		"from a local Delivery API. Set CONTENTFUL_SPACE_ID and CONTENTFUL_ACCESS_TOKEN to serve your own.")
-	return source{baseURL: "http://" + ln.Addr().String(), space: "folio-demo", env: "master", token: token}, nil
+	return source{baseURL: "http://" + ln.Addr().String(), space: "folio-demo", env: "master", token: token}, api, nil
 }
 
 // publicEnv is " FOLIO_PUBLIC_URL=..." when it is set: a command sent

@@ -12,9 +12,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/folio-cms/folio/internal/logbuf"
 )
 
 func TestSignedTarget(t *testing.T) {
@@ -52,25 +49,8 @@ func TestSignedTarget(t *testing.T) {
 func TestPublicURLEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &logbuf.Buffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, envOf(map[string]string{"FOLIO_ADDR": "127.0.0.1:0", "FOLIO_LOG_FORMAT": "json",
-			"FOLIO_PUBLIC_URL": "https://example.com/folio"}), io.Discard, logs)
-	}()
-	addr := listenAddr(t, logs, done)
+	addr, logs := runDemo(t, map[string]string{"FOLIO_PUBLIC_URL": "https://example.com/folio"})
 	base := "http://" + addr
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never ready:\n%s", logs)
-		}
-	}
 	target, _ := url.Parse(base)
 	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(target)
@@ -145,6 +125,4 @@ func TestPublicURLEndToEnd(t *testing.T) {
 	if st.Auth.SignedPathPrefix != "/folio" {
 		t.Fatalf("/status auth: %+v", st.Auth)
 	}
-	cancel()
-	<-done
 }

@@ -84,13 +84,11 @@ func webhookSend(ctx context.Context, args []string, env config.Lookup, stdout, 
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/vnd.contentful.management.v1+json")
-	req.Header.Set("X-Contentful-Topic", t.String())
-	req.Header.Set("X-Contentful-Webhook-Name", "folio webhook send")
+	signed := contentful.SetWebhookHeaders(req.Header, t, "folio webhook send")
 	if *idempotency != "" {
 		req.Header.Set("X-Contentful-Idempotency-Key", *idempotency)
 	}
-	if err := creds.apply(req, body, env, "Content-Type", "X-Contentful-Topic", "X-Contentful-Webhook-Name"); err != nil {
+	if err := creds.apply(req, body, env, signed...); err != nil {
 		return err
 	}
 	return call(ctx, req, stdout, "the webhook was not accepted")

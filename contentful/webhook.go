@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -164,7 +165,7 @@ func truncate(s string, n int) string {
 
 // WebhookBody builds the body Contentful sends for a change: the entity on
 // publish, the Deleted* shape (sys only) on unpublish, archive and delete.
-// `folio webhook send` and the tests use it.
+// `folio webhook send`, the demo's test bench and the tests use it.
 func WebhookBody(t Topic, c Change, now time.Time) []byte {
 	ts := now.UTC().Format("2006-01-02T15:04:05.000Z")
 	link := func(linkType, id string) map[string]any {
@@ -198,4 +199,19 @@ func WebhookBody(t Topic, c Change, now time.Time) []byte {
 	}
 	b, _ := json.Marshal(body) // maps of strings and ints always marshal
 	return b
+}
+
+// WebhookMediaType is the Content-Type of Contentful's webhook calls.
+const WebhookMediaType = "application/vnd.contentful.management.v1+json"
+
+// SetWebhookHeaders sets the headers Contentful sends with a webhook of
+// topic t (Content-Type, X-Contentful-Topic, X-Contentful-Webhook-Name
+// as name) and returns their names, the headers to sign beside the
+// signature's own. `folio webhook send` and the demo's test bench send
+// webhooks with them.
+func SetWebhookHeaders(h http.Header, t Topic, name string) []string {
+	h.Set("Content-Type", WebhookMediaType)
+	h.Set("X-Contentful-Topic", t.String())
+	h.Set("X-Contentful-Webhook-Name", name)
+	return []string{"Content-Type", "X-Contentful-Topic", "X-Contentful-Webhook-Name"}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/folio-cms/folio/auth"
 	"github.com/folio-cms/folio/contentful"
+	"github.com/folio-cms/folio/demo"
 	"github.com/folio-cms/folio/refresh"
 	"github.com/gin-gonic/gin"
 )
@@ -105,8 +106,29 @@ func toError(c *gin.Context, err error) *Error {
 		return &Error{Status: http.StatusServiceUnavailable, Code: "queue_unavailable",
 			Message: "folio cannot hold the event right now; retry later", RetryAfter: "30"}
 	}
+	if e := demoError(err); e != nil {
+		return e
+	}
 	return &Error{Status: http.StatusInternalServerError, Code: "internal_error",
 		Message: "folio could not answer; the error is logged"}
+}
+
+// demoError is the answer to the demo test bench's errors, nil for others.
+func demoError(err error) *Error {
+	var we *demo.WebhookError
+	switch {
+	case errors.Is(err, demo.ErrNoEntry):
+		return &Error{Status: http.StatusNotFound, Code: "entry_not_found", Message: "no demo entry has that id"}
+	case errors.Is(err, demo.ErrInput):
+		return &Error{Status: http.StatusBadRequest, Code: "field_invalid", Message: err.Error()}
+	case errors.Is(err, demo.ErrNotPublished):
+		return &Error{Status: http.StatusConflict, Code: "entry_not_published", Message: "the entry is not published; publish it first"}
+	case errors.As(err, &we):
+		// The entry changed; folio's own webhook route refused the call.
+		return &Error{Status: http.StatusBadGateway, Code: "webhook_refused", Message: we.Error() +
+			" (the entry was changed in the demo's Delivery API all the same, as Contentful does)"}
+	}
+	return nil
 }
 
 func authError(c *gin.Context, ae *auth.Error) *Error {

@@ -27,6 +27,9 @@ type Deps struct {
 	Admin   *Admin
 	// CountWebhook, when set, counts each webhook answer (metrics).
 	CountWebhook func(answer string)
+	// Demo, in demo mode only, serves the webhook test bench (/demo/...);
+	// without it those paths are 404s.
+	Demo *Demo
 }
 
 func init() {
@@ -106,6 +109,13 @@ func NewRouter(d Deps) http.Handler {
 		admin.HEAD("/dead-letters", d.Admin.DeadLetters)
 		admin.POST("/dead-letters/:id/replay", d.Admin.Replay)
 		admin.POST("/refresh", d.Admin.Refresh)
+	}
+	if d.Demo != nil {
+		bench := ops.Group("/demo")
+		bench.GET("/entries", d.Demo.Entries)
+		bench.HEAD("/entries", d.Demo.Entries)
+		bench.POST("/entries/:id/publish", d.Demo.Publish)
+		bench.POST("/entries/:id/unpublish", d.Demo.Unpublish)
 	}
 	if d.Dashboard != nil {
 		dashboard := func(c *gin.Context) {
