@@ -120,7 +120,27 @@ type Auth0Config struct {
 	// ClockSkew is how long after exp a token is still accepted; default
 	// 30 s. Negative means none.
 	ClockSkew time.Duration
+
+	// OnExchange, when set, is told the outcome of every client-credentials
+	// exchange (metrics): ExchangeOK, or the Error code of the refusal
+	// (invalid_client_credentials, audience_not_allowed, auth0_unavailable,
+	// auth0_misconfigured), or auth0_exchange_throttled for one folio's
+	// limits refused before asking Auth0.
+	OnExchange func(outcome string)
+	// OnCache, when set, is told of every Basic lookup in the token cache:
+	// CacheHit (a token), CacheRefused (a remembered refusal) or CacheMiss
+	// (an exchange, or a wait for one). It is called on the cached path, so
+	// it must not allocate.
+	OnCache func(result string)
 }
+
+// The outcomes Auth0Config's OnExchange and OnCache report.
+const (
+	ExchangeOK   = "ok"
+	CacheHit     = "hit"
+	CacheRefused = "refused"
+	CacheMiss    = "miss"
+)
 
 // Principal is who made a request.
 type Principal struct {
@@ -187,6 +207,9 @@ type Auth0 struct {
 	throttleLog   rate.Sometimes
 	unknownKey    rate.Sometimes
 	unverifiedLog rate.Sometimes
+
+	onExchange func(outcome string) // never nil
+	onCache    func(result string)  // never nil
 }
 
 // auth0Backend is what discovery yields: one provider and one verifier for
@@ -250,6 +273,13 @@ func NewAuth0(cfg Auth0Config) (*Auth0, error) {
 	}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	a.onExchange, a.onCache = cfg.OnExchange, cfg.OnCache
+	if a.onExchange == nil {
+		a.onExchange = func(string) {}
+	}
+	if a.onCache == nil {
+		a.onCache = func(string) {}
 	}
 	if a.now == nil {
 		a.now = time.Now

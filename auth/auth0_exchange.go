@@ -38,11 +38,14 @@ func (a *Auth0) Basic(ctx context.Context, clientID, clientSecret string) (*Prin
 	}
 	key := a.credKey(clientID, clientSecret)
 	if e := a.lookup(key); e != nil && e.settled() {
+		a.onCache(CacheHit)
 		return e.result()
 	}
 	if e := a.lookupRefused(key); e != nil {
+		a.onCache(CacheRefused)
 		return e.result()
 	}
+	a.onCache(CacheMiss)
 	return a.basicMiss(ctx, key, clientID, clientSecret)
 }
 
@@ -102,10 +105,16 @@ func (a *Auth0) basicFlight(key credKey, clientID, secret string) (*Principal, *
 				a.log.Warn("auth0: client-credentials exchanges are over folio's limits; refusing them (logged at most every 10 s)",
 					"client_id", clientID)
 			})
+			a.onExchange("auth0_exchange_throttled")
 			return nil, &Error{Kind: Throttled, Code: "auth0_exchange_throttled",
 				Reason: "too many Auth0 credential exchanges; retry later"}
 		}
 		tok, e := a.exchangeToken(be, clientID, secret)
+		outcome := ExchangeOK
+		if e != nil {
+			outcome = e.Code
+		}
+		a.onExchange(outcome)
 		if e != nil {
 			if e.Kind == Unauthenticated || e.Kind == Forbidden {
 				a.refuse(key, now, e)
