@@ -56,6 +56,21 @@ type Options struct {
 	// ctx.Err() when ctx ends first.
 	Sleep  func(ctx context.Context, d time.Duration) error
 	Logger *slog.Logger
+	// Observe, when set, is told of every HTTP attempt once it ends (for
+	// metrics): the label of its context (WithLabel; "" when none), the
+	// status the Delivery API answered (0 when none came: a network error
+	// or timeout) and whether it retried a failed attempt.
+	Observe func(label string, status int, retry bool)
+}
+
+// labelKey carries a request's label (WithLabel) in its context.
+type labelKey struct{}
+
+// WithLabel returns ctx carrying label, which Options.Observe is given for
+// every request made under it: the collection a refresh fetches, say. It
+// must be one of a few fixed values (a metrics label).
+func WithLabel(ctx context.Context, label string) context.Context {
+	return context.WithValue(ctx, labelKey{}, label)
 }
 
 // RetryPolicy bounds how hard the client tries. Contentful's own SDKs retry
@@ -109,6 +124,7 @@ type Client struct {
 	retry    RetryPolicy
 	sleep    func(context.Context, time.Duration) error
 	log      *slog.Logger
+	observe  func(label string, status int, retry bool)
 	pageSize int
 	include  int
 }
@@ -144,10 +160,13 @@ func New(o Options) (*Client, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Observe == nil {
+		o.Observe = func(string, int, bool) {}
+	}
 	return &Client{
 		base: base, space: o.Space, env: o.Environment, token: o.Token, locale: o.Locale,
 		http: &hc, attempt: o.AttemptTimeout, retry: o.Retry.withDefaults(), sleep: o.Sleep,
-		log: o.Logger, pageSize: maxLimit, include: min(cmp.Or(o.Include, maxInclude), maxInclude),
+		log: o.Logger, observe: o.Observe, pageSize: maxLimit, include: min(cmp.Or(o.Include, maxInclude), maxInclude),
 	}, nil
 }
 
@@ -225,8 +244,10 @@ func (c *Client) getPageOf(ctx context.Context, endpoint string, q url.Values) (
 	target := u.String()
 
 	var last error
+	label, _ := ctx.Value(labelKey{}).(string)
 	for n := 1; ; n++ {
-		p, err := c.try(ctx, target)
+		p, status, err := c.try(ctx, target)
+		c.observe(label, status, n > 1)
 		if err == nil {
 			return p, nil
 		}
@@ -276,41 +297,43 @@ func (c *Client) retryAfter(err error, n int) (time.Duration, bool) {
 	}
 }
 
-// try makes one HTTP attempt under its own deadline.
-func (c *Client) try(ctx context.Context, target string) (*page, error) {
+// try makes one HTTP attempt under its own deadline; status is what the
+// Delivery API answered, 0 when no answer came.
+func (c *Client) try(ctx context.Context, target string) (p *page, status int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, c.attempt)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/vnd.contentful.delivery.v1+json")
 	req.Header.Set("User-Agent", "folio (+https://github.com/folio-cms/folio)")
 	res, err := c.http.Do(req)
 	if err != nil {
-		return nil, redactURLError(err)
+		return nil, 0, redactURLError(err)
 	}
 	defer res.Body.Close()
+	status = res.StatusCode
 	body, err := io.ReadAll(io.LimitReader(res.Body, maxResponseBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("contentful: reading the answer: %w", redactURLError(err))
+		return nil, status, fmt.Errorf("contentful: reading the answer: %w", redactURLError(err))
 	}
 	if len(body) > maxResponseBytes {
-		return nil, fmt.Errorf("%w: answer larger than %d bytes", ErrMalformed, maxResponseBytes)
+		return nil, status, fmt.Errorf("%w: answer larger than %d bytes", ErrMalformed, maxResponseBytes)
 	}
 	if res.StatusCode != http.StatusOK {
-		return nil, apiError(res, body)
+		return nil, status, apiError(res, body)
 	}
-	var p page
-	if err := json.Unmarshal(body, &p); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	p = new(page)
+	if err := json.Unmarshal(body, p); err != nil {
+		return nil, status, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if p.Sys.Type != "Array" {
-		return nil, fmt.Errorf("%w: sys.type is %q, want Array", ErrMalformed, p.Sys.Type)
+		return nil, status, fmt.Errorf("%w: sys.type is %q, want Array", ErrMalformed, p.Sys.Type)
 	}
 	p.bytes = len(body)
-	return &p, nil
+	return p, status, nil
 }
 
 func apiError(res *http.Response, body []byte) error {
