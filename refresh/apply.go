@@ -91,6 +91,9 @@ func (l *Loader) apply(ctx context.Context, col cache.Collection, fetched *conte
 		return p, nil
 	})
 	a.Snapshot = snap
+	if err == nil {
+		l.outcome(col, RefreshDone)
+	}
 	if err != nil || !a.Installed {
 		return a, err
 	}

@@ -139,7 +139,7 @@ func (l *Loader) fetchDelta(ctx context.Context, served *cache.Part, changed []c
 // links_to_entry, say) falls back to the whole collection.
 func (l *Loader) fetchFor(ctx context.Context, col cache.Collection, changed []contentful.Ref, whole bool) (*contentful.Collection, error) {
 	if !whole && col == cache.Blog {
-		c, ok, err := l.fetchDelta(ctx, l.store.Load().Part(col), changed)
+		c, ok, err := l.fetchDelta(contentful.WithLabel(ctx, string(col)), l.store.Load().Part(col), changed)
 		var apiErr *contentful.APIError
 		switch {
 		case ok && err == nil:

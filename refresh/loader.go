@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/folio-cms/folio/cache"
@@ -84,9 +85,45 @@ type Loader struct {
 	// and builds of a large blog side by side (a catch-up while the first
 	// load still runs) held two collections at once.
 	fetching map[cache.Collection]*sync.Mutex
+	// turns hold what the collection's turn (exclusive) reports when
+	// it ends: its start and outcome.
+	turns   map[cache.Collection]*turn
+	observe func(col cache.Collection, outcome string, took time.Duration)
 
 	mu      sync.Mutex
 	lastErr *Failure
+}
+
+// The outcomes of a refresh, as Observe reports them.
+const (
+	RefreshDone     = "done"     // installed, or found nothing newer to install
+	RefreshFailed   = "failed"   // the fetch or the build failed; the served content stays
+	RefreshCanceled = "canceled" // shutdown ended it
+)
+
+// turn is one collection's fetch-and-install turn, which one goroutine
+// holds at a time.
+type turn struct {
+	start time.Time
+	// outcome is set by apply and failed, which tests also call outside a
+	// turn: atomic.
+	outcome atomic.Value // string; "" until known, "skip" for no refresh
+}
+
+// Observe has every collection refresh reported once its turn ends (the
+// first load's, the engine's webhook work, the safety and forced
+// refreshes): the collection, its outcome (RefreshDone, RefreshFailed,
+// RefreshCanceled) and the wall time of its fetch, build and install,
+// waiting for the turn excluded. Set it before the loader runs.
+func (l *Loader) Observe(f func(col cache.Collection, outcome string, took time.Duration)) {
+	l.observe = f
+}
+
+// outcome records the outcome of the collection's current turn.
+func (l *Loader) outcome(col cache.Collection, o string) {
+	if t := l.turns[col]; t != nil {
+		t.outcome.Store(o)
+	}
 }
 
 // SetSaver has every installed part also saved (to Redis); an event whose
@@ -113,7 +150,8 @@ func NewLoader(f Fetcher, s Store, cols Collections, log *slog.Logger) *Loader {
 	}
 	return &Loader{fetch: f, store: s, cols: cols, log: log, rule: Rule{Bound: 2 * time.Minute}, clock: RealClock{},
 		installing: map[cache.Collection]*sync.Mutex{cache.CV: {}, cache.Blog: {}},
-		fetching:   map[cache.Collection]*sync.Mutex{cache.CV: {}, cache.Blog: {}}}
+		fetching:   map[cache.Collection]*sync.Mutex{cache.CV: {}, cache.Blog: {}},
+		turns:      map[cache.Collection]*turn{cache.CV: {}, cache.Blog: {}}}
 }
 
 // exclusive takes the collection's fetch-and-install turn (fetching) and
@@ -124,7 +162,19 @@ func (l *Loader) exclusive(col cache.Collection) (release func()) {
 		return func() {}
 	}
 	m.Lock()
-	return m.Unlock
+	t := l.turns[col]
+	t.start = time.Now()
+	t.outcome.Store("")
+	return func() {
+		o := t.outcome.Load().(string)
+		if o == "" {
+			o = RefreshCanceled // neither installed nor failed: ctx ended
+		}
+		if l.observe != nil && o != "skip" {
+			l.observe(col, o, time.Since(t.start))
+		}
+		m.Unlock()
+	}
 }
 
 // Refresh fetches one collection and installs it under the revision rule.
@@ -138,6 +188,7 @@ func (l *Loader) refresh(ctx context.Context, col cache.Collection, mode Mode) (
 	defer l.exclusive(col)()
 	if mode == IfEmpty && l.store.Load().Part(col) != nil {
 		// The engine installed it while this waited its turn.
+		l.outcome(col, "skip")
 		return Applied{Snapshot: l.store.Load()}, nil
 	}
 	fetched, err := l.fetchCollection(ctx, col)
@@ -153,8 +204,10 @@ func (l *Loader) refresh(ctx context.Context, col cache.Collection, mode Mode) (
 	return Applied{Snapshot: l.store.Load()}, fmt.Errorf("refresh %s: %w", col, err)
 }
 
+// fetchCollection fetches a whole collection, its Delivery API requests
+// labelled with it (contentful.WithLabel).
 func (l *Loader) fetchCollection(ctx context.Context, col cache.Collection) (*contentful.Collection, error) {
-	return l.fetch.Fetch(ctx, l.query(col))
+	return l.fetch.Fetch(contentful.WithLabel(ctx, string(col)), l.query(col))
 }
 
 // query is a collection's Delivery API query.
@@ -212,6 +265,7 @@ func (l *Loader) Initial(ctx context.Context, clock Clock) error {
 }
 
 func (l *Loader) failed(col cache.Collection, err error) {
+	l.outcome(col, RefreshFailed)
 	l.log.Error("refresh failed; still serving the previous content", "collection", string(col), "error", err)
 	l.mu.Lock()
 	l.lastErr = &Failure{At: time.Now().UTC(), Collection: string(col), Message: err.Error()}
