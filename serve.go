@@ -92,9 +92,10 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 			generatedSecret = true
 		}
 	}
+	met := metrics.New()
 	client, err := contentful.New(contentful.Options{
 		BaseURL: src.baseURL, Space: src.space, Environment: src.env, Token: src.token,
-		Locale: cfg.Locale, Logger: log,
+		Locale: cfg.Locale, Logger: log, Observe: met.DeliveryRequest,
 		// Rendering stops at the link depth; past it a linked post is
 		// still a summary (one level) with its assets (one more).
 		Include:    cfg.LinkDepth + 2,
@@ -122,13 +123,17 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		workers.Wait()
 		dur.Close()
 	}()
-	guard, err := newGuard(cfg, log)
+	guard, err := newGuard(cfg, log, met)
 	if err != nil {
 		return err
 	}
-	met := metrics.New(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, RedisUp: dur.Up,
-		WebhookAuthDegraded: func() float64 { return float64(min(1, len(guard.Degraded()))) }})
 	hist := dur.History()
+	met.Watch(metrics.Sources{Snapshot: store.Load, QueueDepth: local.Len, DeadLetters: deadLetters(hist),
+		RedisUp: dur.Up, RedisLeader: redisLeader(dur),
+		WebhookAuthDegraded: func() float64 { return float64(min(1, len(guard.Degraded()))) }})
+	loader.Observe(func(col cache.Collection, outcome string, took time.Duration) {
+		met.Refresh(string(col), outcome, took)
+	})
 	engine := refresh.NewEngine(loader, refresh.EngineOptions{
 		WaitBound: cfg.CDNWait, Events: events, DeadLetters: hist,
 		OnFinal: func(r refresh.Record) {
@@ -172,6 +177,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		History:      handlers.NewHistory(hist),
 		Metrics:      met.Handler(),
 		CountWebhook: met.Webhook,
+		Requests:     met,
 		Demo:         bench,
 	})
 
@@ -280,9 +286,10 @@ func publicPath(cfg config.Config) string {
 func demoSecret() string { return randomHex(32) }
 
 // newGuard builds webhook authentication from the configuration: a
-// signature check when a signing secret is set, Auth0 when it is set, and a
-// guard that refuses everything when neither is (fail closed).
-func newGuard(cfg config.Config, log *slog.Logger) (*auth.Guard, error) {
+// signature check when a signing secret is set, Auth0 (its exchanges and
+// token cache counted in met) when it is set, and a guard that refuses
+// everything when neither is (fail closed).
+func newGuard(cfg config.Config, log *slog.Logger, met *metrics.Metrics) (*auth.Guard, error) {
 	var sig *auth.SignatureVerifier
 	if s := cfg.WebhookSecret.Reveal(); s != "" {
 		sig = auth.NewSignatureVerifier(s, cfg.WebhookMaxAge, auth.PublicURL(cfg.PublicURL))
@@ -293,6 +300,7 @@ func newGuard(cfg config.Config, log *slog.Logger) (*auth.Guard, error) {
 		a0, err = auth.NewAuth0(auth.Auth0Config{
 			IssuerURL: cfg.Auth0IssuerURL, Audience: cfg.Auth0Audience,
 			AllowedClients: cfg.Auth0AllowedClients, RequiredScope: cfg.Auth0RequiredScope, Logger: log,
+			OnExchange: met.Auth0Exchange, OnCache: met.Auth0Cache,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("auth0: %w", err)

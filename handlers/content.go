@@ -52,7 +52,7 @@ func NewContent(store Snapshots, cors *CORS) *Content {
 func (h *Content) Serve(c *gin.Context) {
 	r, e := h.find(c.Request.URL.Path, c.Request.URL.RawQuery)
 	if e == nil {
-		e = h.serve(c.Writer, c.Request, r)
+		_, e = h.serve(c.Writer, c.Request, r)
 	}
 	if e != nil {
 		fail(c, e)
@@ -70,26 +70,36 @@ func (h *Content) Serve(c *gin.Context) {
 // route; the answer depends on the snapshot only, so it panics there
 // again.
 func (h *Content) ServeDirect(w http.ResponseWriter, req *http.Request) (served bool) {
+	return h.serveDirect(w, req) != 0
+}
+
+// serveDirect is ServeDirect returning the status it answered (200 or
+// 304), or 0 when it left the request to gin.
+func (h *Content) serveDirect(w http.ResponseWriter, req *http.Request) (code int) {
 	if !contentPath(req.URL.Path) {
-		return false
+		return 0
 	}
 	hdr := w.Header()
 	h.routeHeaders(hdr, req)
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		return false
+		return 0
 	}
 	defer func() {
 		if recover() != nil {
 			clear(hdr)
 			h.routeHeaders(hdr, req)
-			served = false
+			code = 0
 		}
 	}()
 	r, e := h.find(req.URL.Path, req.URL.RawQuery)
 	if e != nil {
-		return false
+		return 0
 	}
-	return h.serve(w, req, r) == nil
+	code, e = h.serve(w, req, r)
+	if e != nil {
+		return 0
+	}
+	return code
 }
 
 // routeHeaders are the headers of every answer on a content route.
@@ -194,13 +204,14 @@ var (
 	errBlogSlash = notFound("/blog")
 )
 
-// serve writes one resource: conditional requests answer 304 (or fail with
-// 412, written by the caller: nothing is written then), the best encoding
-// the client accepts is chosen, HEAD gets the headers only.
-func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resource) *Error {
+// serve writes one resource and returns its status: conditional requests
+// answer 304 (or fail with 412, written by the caller: nothing is written
+// then), the best encoding the client accepts is chosen, HEAD gets the
+// headers only.
+func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resource) (int, *Error) {
 	cond := evaluate(req.Header, r)
 	if cond == preconditionFailed {
-		return errPrecondition
+		return 0, errPrecondition
 	}
 	hdr := w.Header()
 	hdr["Content-Type"] = hdrJSON
@@ -211,7 +222,7 @@ func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resou
 	hdr["Etag"] = v.ETag
 	if cond == notModified {
 		w.WriteHeader(http.StatusNotModified)
-		return nil
+		return http.StatusNotModified, nil
 	}
 	hdr["Content-Length"] = v.ContentLength
 	if v.ContentEncoding != nil {
@@ -221,7 +232,7 @@ func (h *Content) serve(w http.ResponseWriter, req *http.Request, r *cache.Resou
 	if req.Method != http.MethodHead {
 		v.WriteTo(w) // an identity not held is inflated on the way (cache/identity.go)
 	}
-	return nil
+	return http.StatusOK, nil
 }
 
 // commonAcceptEncodings are Accept-Encoding values that browsers, CDNs and

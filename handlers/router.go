@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -30,6 +31,9 @@ type Deps struct {
 	// Demo, in demo mode only, serves the webhook test bench (/demo/...);
 	// without it those paths are 404s.
 	Demo *Demo
+	// Requests, when set, counts every answer by route and status, and
+	// times it (metrics).
+	Requests Requests
 }
 
 func init() {
@@ -56,6 +60,12 @@ func NewRouter(d Deps) http.Handler {
 	// path off by a slash or by case gets a 404 naming the route instead.
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
+	var counters *routeCounters
+	if d.Requests != nil {
+		// Before the recovery, so that a recovered panic's 500 is counted.
+		counters = newRouteCounters(d.Requests)
+		r.Use(counters.middleware())
+	}
 	r.Use(gin.CustomRecoveryWithWriter(discard{}, func(c *gin.Context, err any) {
 		log.Error("panic while serving", "method", c.Request.Method, "path", c.FullPath(), "panic", err)
 		fail(c, &Error{Status: http.StatusInternalServerError, Code: "internal_error",
@@ -127,20 +137,33 @@ func NewRouter(d Deps) http.Handler {
 		ops.HEAD("/", dashboard)
 	}
 	known = r.Routes()
-	return contentFirst{content: content, engine: r}
+	if counters != nil {
+		counters.register(d.Requests, known)
+	}
+	return contentFirst{content: content, engine: r, counters: counters}
 }
 
 // contentFirst answers the content routes' successful reads before gin: the
 // engine's context, routing and recovery cost more than the answer itself.
 type contentFirst struct {
-	content *Content
-	engine  *gin.Engine
+	content  *Content
+	engine   *gin.Engine
+	counters *routeCounters // nil: not counted
 }
 
 func (h contentFirst) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if !h.content.ServeDirect(w, req) {
-		h.engine.ServeHTTP(w, req)
+	if h.counters == nil {
+		if h.content.serveDirect(w, req) == 0 {
+			h.engine.ServeHTTP(w, req)
+		}
+		return
 	}
+	start := time.Now()
+	if code := h.content.serveDirect(w, req); code != 0 {
+		h.counters.content[contentRoute(req)](code, time.Since(start))
+		return
+	}
+	h.engine.ServeHTTP(w, req) // counted by the engine's middleware
 }
 
 // suggest returns the route a path not found was meant for, when cleaning

@@ -1,6 +1,10 @@
 // Package metrics exposes folio's Prometheus metrics at GET /metrics: what
 // an operator alerts on (snapshot age, failed and dead events, queue depth,
-// Redis state), computed when scraped, so the content path pays nothing.
+// Redis state), computed when scraped, and what the parts report as it
+// happens through hooks they declare (requests by route, refreshes,
+// Delivery API and Auth0 calls). Every label is bounded: routes are route
+// templates, codes are status or error codes, collections are cv and blog.
+// README's "### Metrics" lists every family.
 package metrics
 
 import (
@@ -15,11 +19,20 @@ import (
 
 // Sources are read at scrape time.
 type Sources struct {
-	Snapshot   func() *cache.Snapshot
+	Snapshot func() *cache.Snapshot
+	// QueueDepth is the events this process holds and has not processed
+	// (its in-memory queue; with Redis, the leader's, read from the stream).
 	QueueDepth func() int
+	// DeadLetters, when set, is the number of dead letters kept (the
+	// shared history's, with Redis).
+	DeadLetters func() int
 	// RedisUp reports 1 when Redis is configured and reachable, 0 when it is
 	// configured and not, -1 when folio runs memory-only.
 	RedisUp func() float64
+	// RedisLeader, when set, reports 1 while this process holds the Redis
+	// lease (fetches for every replica), 0 while it follows, -1 when folio
+	// runs memory-only.
+	RedisLeader func() float64
 	// WebhookAuthDegraded reports 1 while no webhook can be authenticated
 	// at all (auth.Guard.Degraded: no method, or Auth0 failing), else 0.
 	WebhookAuthDegraded func() float64
@@ -30,10 +43,16 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	webhooks *prometheus.CounterVec
 	events   *prometheus.CounterVec
+	http     httpMetrics
+	refresh  *prometheus.HistogramVec
+	delivery deliveryMetrics
+	auth0    auth0Metrics
 }
 
-// New registers every metric.
-func New(src Sources) *Metrics {
+// New registers the metrics the parts report through their hooks (Route,
+// Refresh, DeliveryRequest, Auth0Exchange, Auth0Cache, Webhook, Event);
+// Watch adds those read at scrape time.
+func New() *Metrics {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := &Metrics{
@@ -44,8 +63,19 @@ func New(src Sources) *Metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "folio_events_total", Help: "Events finished by outcome (done, failed, dead, ignored).",
 		}, []string{"outcome"}),
+		http:     newHTTPMetrics(reg),
+		refresh:  newRefreshMetrics(reg),
+		delivery: newDeliveryMetrics(reg),
+		auth0:    newAuth0Metrics(reg),
 	}
 	reg.MustRegister(m.webhooks, m.events)
+	return m
+}
+
+// Watch registers the gauges read from src at scrape time; call it once.
+// A nil optional source leaves its gauge out.
+func (m *Metrics) Watch(src Sources) {
+	reg := m.reg
 	for _, col := range []cache.Collection{cache.CV, cache.Blog} {
 		part := func() *cache.Part { return src.Snapshot().Part(col) }
 		labels := prometheus.Labels{"collection": string(col)}
@@ -80,20 +110,37 @@ func New(src Sources) *Metrics {
 			}
 			return 0
 		}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "folio_queue_depth", Help: "Events waiting in the queue."}, func() float64 {
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "folio_queue_depth",
+			Help: "Events this process holds and has not processed (with Redis: read from the stream by the leader)."}, func() float64 {
 			return float64(src.QueueDepth())
 		}),
 	)
-	if src.RedisUp != nil {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "folio_redis_up",
-			Help: "1 Redis reachable, 0 configured but unreachable (degraded: memory only), -1 not configured."}, src.RedisUp))
+	gauges := []struct {
+		name, help string
+		f          func() float64
+	}{
+		{"folio_dead_letters", "Dead letters kept (events that failed every attempt), waiting for a replay.",
+			intGauge(src.DeadLetters)},
+		{"folio_redis_up", "1 Redis reachable, 0 configured but unreachable (degraded: memory only), -1 not configured.",
+			src.RedisUp},
+		{"folio_redis_leader", "1 while this process holds the Redis lease (fetches for every replica), 0 following, -1 Redis not configured.",
+			src.RedisLeader},
+		{"folio_webhook_auth_degraded", "1 while no webhook can be authenticated (no method configured, or Auth0 failing: /status auth), else 0.",
+			src.WebhookAuthDegraded},
 	}
-	if src.WebhookAuthDegraded != nil {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "folio_webhook_auth_degraded",
-			Help: "1 while no webhook can be authenticated (no method configured, or Auth0 failing: /status auth), else 0."},
-			src.WebhookAuthDegraded))
+	for _, g := range gauges {
+		if g.f != nil {
+			reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help}, g.f))
+		}
 	}
-	return m
+}
+
+// intGauge reads an int source as a gauge; nil stays nil (not registered).
+func intGauge(f func() int) func() float64 {
+	if f == nil {
+		return nil
+	}
+	return func() float64 { return float64(f()) }
 }
 
 // Handler serves the registry.
