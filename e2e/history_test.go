@@ -70,7 +70,7 @@ func (f *folio) statusLists() string {
 func sameHistory(t *testing.T, what string, cond func(historyDoc) bool, fs ...*folio) historyDoc {
 	t.Helper()
 	var h historyDoc
-	fs[0].until(what+", alike on every replica", 15*time.Second, func() bool {
+	fs[0].until(what+", alike on every replica", 30*time.Second, func() bool {
 		var first, status, dead string
 		for i, f := range fs {
 			doc, body := f.history()
