@@ -2,6 +2,8 @@ package redisstate
 
 import (
 	"context"
+	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -16,23 +18,29 @@ var (
 	// that saw a value and then finds none, or another, knows that the keys
 	// were lost (FLUSHALL, a restart without persistence, eviction) even
 	// where every command still succeeds.
-	// KEYS: lease, marker. ARGV: owner, TTL (milliseconds), a new marker.
-	// Returns {1 when the caller held the lease and renewed it, 2 when it
-	// was free and the caller took it, 0 when another holds it; the marker}.
+	// It returns the pointers too, so that a leader sees writes lost
+	// without the loss of everything: a failover promotes a replica that
+	// may lack the primary's last writes (Redis replicates
+	// asynchronously), the marker among the survivors.
+	// KEYS: lease, marker, current. ARGV: owner, TTL (milliseconds), a new
+	// marker. Returns {1 when the caller held the lease and renewed it, 2
+	// when it was free and the caller took it, 0 when another holds it; the
+	// marker; the pointers, collection and version by turns}.
 	leaseScript = redis.NewScript(`
 local m = redis.call('GET', KEYS[2])
 if not m then
   redis.call('SET', KEYS[2], ARGV[3])
   m = ARGV[3]
 end
+local cur = redis.call('HGETALL', KEYS[3])
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {1, m}
+  return {1, m, cur}
 end
-if v then return {0, m} end
+if v then return {0, m, cur} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {2, m}`)
+return {2, m, cur}`)
 	// KEYS: lease. ARGV: owner.
 	releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -46,8 +54,12 @@ type lease struct {
 	// expired during a stall, or lost with Redis's data).
 	held, acquired bool
 	// lost: the marker is not the one this process saw last (the first
-	// look only learns it): Redis lost folio's data meanwhile.
-	lost bool
+	// look only learns it), or, for a leader that kept its lease, a
+	// pointer is behind the version it wrote (rolledBack): Redis lost
+	// folio's data, or its last writes, meanwhile; signal names which
+	// ("marker", "rollback").
+	lost   bool
+	signal string
 }
 
 // holdLease takes the leader lease if it is free, or renews it if held,
@@ -56,13 +68,19 @@ type lease struct {
 func (s *State) holdLease(ctx context.Context) lease {
 	c, cancel := s.ctx(ctx)
 	defer cancel()
-	res, err := leaseScript.Run(c, s.rdb, []string{s.keys.lease, s.keys.marker},
+	res, err := leaseScript.Run(c, s.rdb, []string{s.keys.lease, s.keys.marker, s.keys.current},
 		s.id, s.opts.LeaseTTL.Milliseconds(), newVersion()).Slice()
 	var n int64
 	var marker string
-	if err == nil && len(res) == 2 {
+	current := map[string]string{}
+	if err == nil && len(res) == 3 {
 		n, _ = res[0].(int64)
 		marker, _ = res[1].(string)
+		pairs, _ := res[2].([]any)
+		for i := 0; i+1 < len(pairs); i += 2 {
+			col, _ := pairs[i].(string)
+			current[col], _ = pairs[i+1].(string)
+		}
 	}
 	if s.note(err) != nil || marker == "" {
 		s.leader.Store(false)
@@ -72,12 +90,54 @@ func (s *State) holdLease(ctx context.Context) lease {
 	prev := s.marker
 	s.marker = marker
 	s.mu.Unlock()
-	l := lease{held: n != 0, acquired: n == 2, lost: prev != "" && prev != marker}
+	l := lease{held: n != 0, acquired: n == 2}
+	switch {
+	case prev != "" && prev != marker:
+		l.lost, l.signal = true, "marker"
+	case n == 1 && s.rolledBack(current):
+		l.lost, l.signal = true, "rollback"
+	}
 	if !l.held && s.leader.Load() {
 		s.log.Warn("redis: lost the leader lease to another process")
 	}
 	s.leader.Store(l.held)
 	return l
+}
+
+// rolledBack reports whether a pointer in Redis (current: collection →
+// version) is behind the version of its collection this process holds:
+// the pointer names an older version (a version begins with the Unix
+// nanoseconds of its write) or none. Asked by a leader that kept its lease,
+// whose own writes no other process can have overwritten, it means that
+// Redis lost writes it had taken: a failover to a replica they had not
+// reached, or a restart from a persistence file that lacks them. The held
+// versions become what Redis has, so one loss is reported once; the
+// leader's catch-up then stores new parts.
+func (s *State) rolledBack(current map[string]string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	back := false
+	for col, held := range s.versions {
+		cur, ok := current[string(col)]
+		if cur == held || (ok && versionTime(cur) > versionTime(held)) {
+			continue
+		}
+		back = true
+		if ok {
+			s.versions[col] = cur
+		} else {
+			delete(s.versions, col)
+		}
+	}
+	return back
+}
+
+// versionTime is the Unix nanoseconds a version begins with (newVersion),
+// 0 for a version that has none.
+func versionTime(v string) int64 {
+	ns, _, _ := strings.Cut(v, "-")
+	n, _ := strconv.ParseInt(ns, 10, 64)
+	return n
 }
 
 // release gives the lease up if this process holds it (the script checks),

@@ -164,7 +164,7 @@ func (q *Queue) Run(ctx context.Context, onLeader func()) {
 		was := s.leader.Load()
 		l := s.holdLease(ctx)
 		if l.lost {
-			q.noteLoss("marker")
+			q.noteLoss(l.signal)
 			groupReady = q.createGroup(ctx) == nil // a loss between the two calls above
 		}
 		lost := q.lost.Swap(false) // a follower's loss is caught up when it leads

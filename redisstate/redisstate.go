@@ -301,6 +301,12 @@ func (s *State) dataLost(signal string) {
 	s.mu.Lock()
 	s.lossT = time.Now().UTC()
 	s.mu.Unlock()
+	if signal == "rollback" {
+		s.log.Error("redis: writes lost (a failover to a replica they had not reached, or a restart from a file that lacks them): "+
+			"a stored snapshot went back to an older version, and events accepted just before may be gone; "+
+			"the leader refetches every collection", "signal", signal)
+		return
+	}
 	s.log.Error("redis: data lost (FLUSHALL, eviction, or a restart without persistence): stored snapshots, queued events, "+
 		"the consumer group and the lease are gone; the leader refetches every collection", "signal", signal)
 }

@@ -1,0 +1,295 @@
+package redisstate
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/internal/redistest"
+	"github.com/folio-cms/folio/refresh"
+	"github.com/redis/go-redis/v9"
+)
+
+// topology is a Redis deployment folio may be given: its REDIS_URL, and
+// what a test does to it by hand.
+type topology struct {
+	url string
+	// do sends one command to the server (the node) that holds its key.
+	do func(t *testing.T, args ...string) string
+	// flushAll loses every key, as a restart without persistence does.
+	flushAll func(t *testing.T)
+	// subscribers counts the subscribers of a channel on every data server.
+	subscribers func(t *testing.T, channel string) int
+}
+
+func sentinelTopology(t *testing.T) (*redistest.Sentinel, topology) {
+	d := redistest.StartSentinel(t)
+	return d, topology{
+		url:      d.URL,
+		do:       func(t *testing.T, args ...string) string { return d.Primary().Do(t, args...) },
+		flushAll: func(t *testing.T) { d.Primary().Do(t, "FLUSHALL") },
+		subscribers: func(t *testing.T, channel string) int {
+			return numsub(t, channel, d.Primary(), d.Replica())
+		},
+	}
+}
+
+func clusterTopology(t *testing.T) topology {
+	c := redistest.StartCluster(t)
+	return topology{
+		url:         c.URL,
+		do:          func(t *testing.T, args ...string) string { return c.Do(t, args...) },
+		flushAll:    func(t *testing.T) { c.FlushAll(t) },
+		subscribers: func(t *testing.T, channel string) int { return numsub(t, channel, c.Nodes...) },
+	}
+}
+
+// numsub adds up PUBSUB NUMSUB of channel on each server.
+func numsub(t *testing.T, channel string, servers ...*redistest.Server) int {
+	n := 0
+	for _, s := range servers {
+		reply := strings.Split(s.Do(t, "PUBSUB", "NUMSUB", channel), "\n")
+		k, _ := strconv.Atoi(reply[len(reply)-1])
+		n += k
+	}
+	return n
+}
+
+// newStateAt connects to url with a 1 s lease and a 200 ms claim bound.
+func newStateAt(t *testing.T, url string) *State {
+	t.Helper()
+	s, err := New(Options{URL: url, LeaseTTL: time.Second, ClaimIdle: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// followOnlyAnnounced is follow without the periodic look: a part reaches
+// the store only through the updates channel. It returns once s has
+// subscribed.
+func followOnlyAnnounced(t *testing.T, topo topology, s *State) *cache.Store {
+	t.Helper()
+	store := &cache.Store{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done, synced := make(chan struct{}), make(chan struct{})
+	before := topo.subscribers(t, s.keys.updates)
+	go func() {
+		defer close(done)
+		s.Follow(ctx, time.Hour, func(p *cache.Part) { store.Put(p) }, synced)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	<-synced
+	waitFor(t, "the subscription", func() bool { return topo.subscribers(t, s.keys.updates) > before })
+	return store
+}
+
+// TestTopologies runs every Redis operation folio makes on a Sentinel
+// deployment and on a three-node Cluster, through the URL forms the README
+// documents: the lease and the marker (a script on two keys), a part's
+// save (a script on keys it builds from its arguments, pipelines of EXISTS
+// and SET) and load (MGET), the updates channel, the stream (XADD,
+// XREADGROUP, XAUTOCLAIM, XACK), deduplication, the event history's
+// scripts, and the catch-up after the data loss. On a Cluster every group
+// of keys shares a hash tag, so nothing is refused with CROSSSLOT.
+func TestTopologies(t *testing.T) {
+	t.Run("sentinel", func(t *testing.T) {
+		t.Parallel()
+		_, topo := sentinelTopology(t)
+		checkTopology(t, topo)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		checkTopology(t, clusterTopology(t))
+	})
+}
+
+func checkTopology(t *testing.T, topo topology) {
+	ctx := context.Background()
+	a, b := newStateAt(t, topo.url), newStateAt(t, topo.url)
+	if !leads(t, a) || leads(t, b) {
+		t.Fatal("exactly one process must lead")
+	}
+
+	// Snapshots: saved by the leader, announced, loaded by the follower.
+	store := followOnlyAnnounced(t, topo, b)
+	for _, rev := range []int{1, 2} {
+		if err := a.SavePart(ctx, part(rev)); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the follower to load revision "+strconv.Itoa(rev), func() bool { return servedRev(store) == rev })
+	}
+
+	// Events: one a dead consumer read and never acknowledged is claimed;
+	// one any replica adds is read by the leader; both acknowledged.
+	localA, localB := &fakeLocal{}, &fakeLocal{}
+	qa, qb := a.NewQueue(localA), b.NewQueue(localB)
+	if err := qb.createGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	orphan := refresh.Event{ID: "orphan", Collections: []cache.Collection{cache.CV}}
+	if err := qb.Enqueue(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "dead",
+		Streams: []string{b.keys.stream, ">"}, Count: 1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	calls := run(t, qa)
+	waitFor(t, "the leader to claim the orphan", func() bool { return localA.has(&localA.put, orphan.ID) })
+	fresh := refresh.Event{ID: "fresh", Collections: []cache.Collection{cache.CV}}
+	if err := qb.Enqueue(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the leader to read the event", func() bool { return localA.has(&localA.put, fresh.ID) })
+	localA.mu.Lock()
+	localB.mu.Lock()
+	held := len(localA.enqueued) + len(localB.enqueued)
+	localB.mu.Unlock()
+	if held > 0 {
+		localA.mu.Unlock()
+		t.Fatal("an event was held in memory: Redis refused it")
+	}
+	put := append([]refresh.Event(nil), localA.put...)
+	localA.mu.Unlock()
+	for _, e := range put {
+		qa.Ack(refresh.Record{Event: e, Outcome: refresh.Done, Persisted: true})
+	}
+	if n := a.rdb.XPending(ctx, a.keys.stream, group).Val().Count; n != 0 {
+		t.Fatalf("%d events still pending after their acknowledgements", n)
+	}
+
+	// Deduplication: shared by every replica.
+	da := a.NewDedup(time.Minute, refresh.NewMemoryDedup(time.Minute, 100))
+	db := b.NewDedup(time.Minute, refresh.NewMemoryDedup(time.Minute, 100))
+	if first, _ := da.First(ctx, "change"); !first {
+		t.Fatal("a new change is a duplicate")
+	}
+	if first, _ := db.First(ctx, "change"); first {
+		t.Fatal("a change another replica took is not a duplicate")
+	}
+
+	// The event history: written by one, read and taken by the other.
+	_, ha := newHistory(t, a, refresh.Retention{Events: 10})
+	_, hb := newHistory(t, b, refresh.Retention{Events: 10})
+	now := time.Now().UTC()
+	ha.Put(refresh.Record{Event: refresh.Event{ID: "e1", ReceivedAt: now}, Outcome: refresh.Done, UpdatedAt: now})
+	ha.PutDead(refresh.Record{Event: refresh.Event{ID: "d1", ReceivedAt: now}, Outcome: refresh.Dead, UpdatedAt: now})
+	waitFor(t, "the history on the other replica", func() bool {
+		v := hb.Read(ctx, 10)
+		return v.Source == refresh.SourceRedis && len(v.Events) == 1 && len(v.DeadLetters) == 1
+	})
+	if _, ok, err := hb.TakeDead(ctx, "d1"); !ok || err != nil {
+		t.Fatalf("the dead letter was not taken: %v %v", ok, err)
+	}
+	if _, ok, err := ha.TakeDead(ctx, "d1"); ok || err != nil {
+		t.Fatalf("a dead letter was taken twice: %v %v", ok, err)
+	}
+
+	for _, s := range []*State{a, b} {
+		if st := s.Status(); st.LastCommandError != "" {
+			t.Errorf("%s: a command was refused: %s", s.id, st.LastCommandError)
+		}
+	}
+
+	// Data loss: the leader notices and catches up again; what it saves
+	// then reaches the follower.
+	before := calls.Load()
+	topo.flushAll(t)
+	waitFor(t, "the catch-up after the data loss", func() bool { return calls.Load() > before })
+	waitFor(t, "the leader to lead again", func() bool { return a.Leader() })
+	if err := a.SavePart(ctx, part(3)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the follower to load revision 3", func() bool { return servedRev(store) == 3 })
+}
+
+// TestSentinelFailover: the primary dies with a leader and a follower
+// running; once the sentinels promote the replica, the clients find it
+// through the sentinels, a process leads again and catches up (the
+// failover was an outage, and writes may have been lost), and its next
+// snapshot and events reach the other.
+func TestSentinelFailover(t *testing.T) {
+	t.Parallel()
+	d, topo := sentinelTopology(t)
+	ctx := context.Background()
+	a, b := newStateAt(t, topo.url), newStateAt(t, topo.url)
+	localA, localB := &fakeLocal{}, &fakeLocal{}
+	qa, qb := a.NewQueue(localA), b.NewQueue(localB)
+	callsA := run(t, qa)
+	waitFor(t, "a to lead and catch up", func() bool { return callsA.Load() == 1 })
+	callsB := run(t, qb)
+	storeB, storeA := follow(t, b), follow(t, a)
+	if err := a.SavePart(ctx, part(1)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the follower to serve revision 1", func() bool { return servedRev(storeB) == 1 })
+	before := callsA.Load() + callsB.Load()
+
+	d.Failover(t)
+
+	var lead, other *State
+	var otherStore *cache.Store
+	waitFor(t, "a leader after the failover", func() bool {
+		switch {
+		case a.Leader() && a.Up() && b.Up():
+			lead, other, otherStore = a, b, storeB
+		case b.Leader() && b.Up() && a.Up():
+			lead, other, otherStore = b, a, storeA
+		}
+		return lead != nil
+	})
+	waitFor(t, "the leader's catch-up", func() bool { return callsA.Load()+callsB.Load() > before })
+	if err := lead.SavePart(ctx, part(2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the other process to serve revision 2", func() bool { return servedRev(otherStore) == 2 })
+	ev := refresh.Event{ID: "after-failover", Collections: []cache.Collection{cache.CV}}
+	if err := other.NewQueue(&fakeLocal{}).Enqueue(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	local := localA
+	if lead == b {
+		local = localB
+	}
+	waitFor(t, "the leader to read the event added after the failover", func() bool { return local.has(&local.put, ev.ID) })
+}
+
+// TestLeaderNoticesLostWrites: a failover to a replica that had not
+// received the primary's last writes takes the pointer back to an older
+// part while the marker and the lease survive. The leader, which kept its
+// lease, sees its own write gone at its next renewal, catches up once, and
+// its catch-up's save moves the pointer forward again.
+func TestLeaderNoticesLostWrites(t *testing.T) {
+	ctx := context.Background()
+	rds, s := startLeader(t)
+	older := s.holds(cache.CV)
+	if err := s.SavePart(ctx, part(2)); err != nil {
+		t.Fatal(err)
+	}
+	calls := run(t, s.NewQueue(&fakeLocal{}))
+	// The lost write: the pointer names the part before it.
+	rds.Do(t, "HSET", s.keys.current, string(cache.CV), older)
+	waitFor(t, "the catch-up after the lost write", func() bool { return calls.Load() == 1 })
+	if s.Status().DataLossAt.IsZero() {
+		t.Error("the lost writes are not in the status")
+	}
+	if err := s.SavePart(ctx, part(3)); err != nil {
+		t.Fatal(err)
+	}
+	// Three renewals later, the loss is still reported once.
+	time.Sleep(s.opts.LeaseTTL)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("onLeader ran %d times, want 1: one loss, one catch-up", n)
+	}
+	if got := rds.Do(t, "HGET", s.keys.current, string(cache.CV)); got != s.holds(cache.CV) {
+		t.Fatalf("the pointer names %s, not the part saved after the catch-up (%s)", got, s.holds(cache.CV))
+	}
+}
