@@ -201,7 +201,9 @@ func TestDashboardSelfContained(t *testing.T) {
 			t.Errorf("index.html loads something external: %q (pattern %s)", m, re)
 		}
 	}
-	if len(Dashboard) > 16<<10 {
-		t.Errorf("index.html is %d bytes; keep it under 16 KiB", len(Dashboard))
+	// The page holds the charts, the replay dialog and the test bench, by
+	// hand and without a build step; it is in every binary.
+	if len(Dashboard) > 48<<10 {
+		t.Errorf("index.html is %d bytes; keep it under 48 KiB", len(Dashboard))
 	}
 }

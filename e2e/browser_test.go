@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium is Debian's Chromium, which scripts/test-deps.sh installs.
+const chromium = "chromium"
+
+// artifacts is where the browser test leaves its screenshot: the directory
+// FOLIO_ARTIFACTS names, else bench/out/browser (gitignored).
+func artifacts(t *testing.T) string {
+	dir := os.Getenv("FOLIO_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "bench", "out", "browser")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startDemo runs the folio binary in demo mode (an empty
+// CONTENTFUL_SPACE_ID: the built-in sample space, served with e2e's
+// signing secret) and waits until it is ready.
+func startDemo(t *testing.T) *folio {
+	t.Helper()
+	f := start(t, "", "", "CONTENTFUL_SPACE_ID=", "FOLIO_CV_TYPES=profile,experience,education,skill,project")
+	f.until("ready", 10*time.Second, func() bool { return f.status("/readyz") == 200 })
+	return f
+}
+
+// TestDashboardInABrowser drives the dashboard in Debian's Chromium over
+// the DevTools protocol against the real binary in demo mode: the test
+// bench edits a post's title and publishes it; the page follows the
+// signed webhook's event to done, the history table and both charts show
+// it, the served post has the new title, and the page logged no error
+// and threw no exception. A screenshot is left in artifacts().
+func TestDashboardInABrowser(t *testing.T) {
+	exe, err := exec.LookPath(chromium)
+	if err != nil {
+		t.Fatalf("Chromium is not installed (%v): the dashboard's browser test needs Debian's chromium; "+
+			"`make test` installs it, or run scripts/test-deps.sh (apt-get install chromium)", err)
+	}
+	f := startDemo(t)
+
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancelRun := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelRun()
+
+	// Every console call of the page, exception it did not catch and entry
+	// of the browser's log (a failed request) at warning or above.
+	var mu sync.Mutex
+	var problems []string
+	listening, stopListening := context.WithCancel(ctx)
+	messages := chromedp.Console(listening)
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for m, err := range messages {
+			if err != nil {
+				return // the test is over
+			}
+			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
+				mu.Lock()
+				problems = append(problems, m.String()+" "+m.URL)
+				mu.Unlock()
+			}
+		}
+	}()
+
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			// What the page showed, for the failure's artefact.
+			shot, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if png, err := chromedp.Run(shot, chromedp.FullScreenshot(100)); err == nil {
+				os.WriteFile(filepath.Join(artifacts(t), "failure.png"), png, 0o644)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("%s: %v\nthe page's console:\n%s\nfolio's log:\n%s", what, err, strings.Join(problems, "\n"), tail(f.logs.String(), 30))
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return s
+	}
+
+	script := func(js string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Run(ctx, chromedp.Evaluate[any](js))
+			return err
+		})
+	}
+
+	const title = "Retries, revisited in a browser"
+	titleField := chromedp.CSS(`#b-fields input[data-field="title"]`)
+	do("open the dashboard", chromedp.Navigate(f.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#b-entry`)), chromedp.WaitReady(chromedp.CSS(`#b-entry option[value="post-retries"]`)))
+	do("pick and edit a post",
+		chromedp.SetValue(chromedp.CSS(`#b-entry`), "post-retries"),
+		script(`document.getElementById('b-entry').dispatchEvent(new Event('change'))`),
+		// Typed over the whole old title, as a user selecting it does.
+		chromedp.WaitVisible(titleField), script(`document.querySelector('#b-fields input[data-field="title"]').select()`),
+		chromedp.SendKeys(titleField, title))
+	do("publish and follow the event", chromedp.Click(chromedp.CSS(`#b-publish`)),
+		chromedp.WaitVisible(chromedp.CSS(`#b-flow li[data-step="served"][data-state="ok"]`)))
+	eventID, served := text(`#b-flow [data-event]`), text(`#b-flow q[data-served="title"]`)
+	if !strings.HasPrefix(eventID, "evt_") || served != title {
+		t.Fatalf("the bench shows event %q serving title %q", eventID, served)
+	}
+	do("the history shows the event", chromedp.WaitVisible(chromedp.CSS(`#events tr[data-id="`+eventID+`"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#latency circle[data-id="`+eventID+`"][data-outcome="done"]`)))
+	if outcome := text(`#events tr[data-id="` + eventID + `"] td.outcome`); outcome != "done" {
+		t.Errorf("the event's outcome in the table: %q", outcome)
+	}
+	bars, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`JSON.stringify([...document.querySelectorAll('#hourly rect[data-outcome="done"]')].map(r => r.dataset))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hours []struct{ Hour, Count string }
+	json.Unmarshal([]byte(bars), &hours)
+	thisHour := time.Now().UTC().Truncate(time.Hour)
+	found := false
+	for _, h := range hours {
+		at, _ := time.Parse(time.RFC3339, h.Hour)
+		n, _ := strconv.Atoi(h.Count)
+		// The event is in this hour or, when the hour turned meanwhile,
+		// the one before.
+		found = found || (n >= 1 && !at.After(thisHour) && at.After(thisHour.Add(-2*time.Hour)))
+	}
+	if !found {
+		t.Errorf("no bar of done events for this hour in the hourly chart: %s", bars)
+	}
+	var post struct{ Fields struct{ Title string } }
+	code, body := f.get("/blog/a-year-of-retries")
+	if json.Unmarshal([]byte(body), &post); code != 200 || post.Fields.Title != title {
+		t.Errorf("folio serves %d %q", code, body)
+	}
+
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(artifacts(t), "dashboard.png")
+	if err := os.WriteFile(out, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", out)
+
+	stopListening()
+	<-collected
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Errorf("the page logged errors or threw:\n%s", strings.Join(problems, "\n"))
+	}
+}
