@@ -89,8 +89,11 @@ func New(audience string) *Issuer {
 	mux.HandleFunc("/.well-known/openid-configuration", i.discovery)
 	mux.HandleFunc("/.well-known/jwks.json", i.jwks)
 	mux.HandleFunc("/oauth/token", i.token)
-	i.srv = httptest.NewServer(mux)
-	i.URL = i.srv.URL + "/"
+	// URL is set before the server starts: its handlers read it, and a
+	// request from another process gives the race detector no order.
+	i.srv = httptest.NewUnstartedServer(mux)
+	i.URL = "http://" + i.srv.Listener.Addr().String() + "/"
+	i.srv.Start()
 	return i
 }
 
