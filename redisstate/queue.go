@@ -229,10 +229,11 @@ func (q *Queue) claim(ctx context.Context) {
 		q.checkGroup(ctx, err)
 		return
 	}
-	if len(msgs) > 0 {
-		q.s.log.Info("redis: took over unacknowledged events", "count", len(msgs))
+	// An event this process is still working on is claimed again each
+	// time it has been idle for ClaimIdle: only the others are news.
+	if n := q.dispatch(ctx, msgs); n > 0 {
+		q.s.log.Info("redis: took over unacknowledged events", "count", n)
 	}
-	q.dispatch(ctx, msgs)
 }
 
 func (q *Queue) read(ctx context.Context, block time.Duration) {
@@ -252,8 +253,11 @@ func (q *Queue) read(ctx context.Context, block time.Duration) {
 	}
 }
 
-// dispatch hands stream entries to the engine, each once while it runs.
-func (q *Queue) dispatch(ctx context.Context, msgs []redis.XMessage) {
+// dispatch hands stream entries to the engine, each once while it runs,
+// and returns how many it handed over (an unreadable entry counts: it is
+// dropped).
+func (q *Queue) dispatch(ctx context.Context, msgs []redis.XMessage) int {
+	n := 0
 	for _, m := range msgs {
 		q.mu.Lock()
 		busy := q.dispatched[m.ID]
@@ -262,6 +266,7 @@ func (q *Queue) dispatch(ctx context.Context, msgs []redis.XMessage) {
 		if busy {
 			continue
 		}
+		n++
 		raw, _ := m.Values["event"].(string)
 		var e refresh.Event
 		if err := json.Unmarshal([]byte(raw), &e); err != nil || e.ID == "" {
@@ -274,9 +279,10 @@ func (q *Queue) dispatch(ctx context.Context, msgs []redis.XMessage) {
 			q.mu.Lock()
 			delete(q.dispatched, m.ID)
 			q.mu.Unlock()
-			return
+			return n - 1
 		}
 	}
+	return n
 }
 
 // Dedup remembers accepted changes in Redis, so every replica sees the same

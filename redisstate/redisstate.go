@@ -131,6 +131,7 @@ func New(o Options) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	routeClientLog(o.Logger)
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	rand.Read(b)
