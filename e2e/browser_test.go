@@ -53,6 +53,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		t.Fatalf("Chromium is not installed (%v): the dashboard's browser test needs Debian's chromium; "+
 			"`make test` installs it, or run scripts/test-deps.sh (apt-get install chromium)", err)
 	}
+	os.Remove(filepath.Join(artifacts(t), "failure.png")) // an earlier run's
 	f := startDemo(t)
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
