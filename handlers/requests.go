@@ -19,6 +19,10 @@ type Requests interface {
 // routeCounters are the counters of every route, looked up by gin's
 // FullPath once the routes are registered.
 type routeCounters struct {
+	// epoch is a monotonic origin: time.Since(epoch) reads the monotonic
+	// clock alone, where time.Now reads the wall clock too (one clock
+	// reading of the three a request's timing took: ~20 ns of ~0.2 µs).
+	epoch     time.Time
 	byRoute   map[string]func(int, time.Duration)
 	unmatched func(int, time.Duration)
 	// content holds /cv, /blog and /blog/*slug, as contentRoute numbers
@@ -29,7 +33,7 @@ type routeCounters struct {
 // newRouteCounters returns the counters, empty until register; its
 // middleware goes before every route.
 func newRouteCounters(req Requests) *routeCounters {
-	return &routeCounters{byRoute: map[string]func(int, time.Duration){}, unmatched: req.Route("")}
+	return &routeCounters{epoch: time.Now(), byRoute: map[string]func(int, time.Duration){}, unmatched: req.Route("")}
 }
 
 // register resolves every route's counters; it runs once all routes are
@@ -49,15 +53,18 @@ func (c *routeCounters) register(req Requests, routes gin.RoutesInfo) {
 // and the 404s and 405s of no route included.
 func (c *routeCounters) middleware() gin.HandlerFunc {
 	return func(ctx *gin.Context) {
-		start := time.Now()
+		start := c.now()
 		ctx.Next()
 		count := c.byRoute[ctx.FullPath()]
 		if count == nil {
 			count = c.unmatched
 		}
-		count(ctx.Writer.Status(), time.Since(start))
+		count(ctx.Writer.Status(), c.now()-start)
 	}
 }
+
+// now is the monotonic time since the counters were made.
+func (c *routeCounters) now() time.Duration { return time.Since(c.epoch) }
 
 // contentRoute numbers a path the direct path served: 0 /cv, 1 /blog,
 // 2 /blog/*slug.

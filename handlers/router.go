@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -158,9 +157,9 @@ func (h contentFirst) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		return
 	}
-	start := time.Now()
+	start := h.counters.now()
 	if code := h.content.serveDirect(w, req); code != 0 {
-		h.counters.content[contentRoute(req)](code, time.Since(start))
+		h.counters.content[contentRoute(req)](code, h.counters.now()-start)
 		return
 	}
 	h.engine.ServeHTTP(w, req) // counted by the engine's middleware
