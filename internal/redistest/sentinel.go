@@ -136,6 +136,33 @@ func (d *Sentinel) Failover(t testing.TB) *Server {
 	return next
 }
 
+// Switchover fails the primary over the way an operator does, with
+// SENTINEL FAILOVER: the replica is promoted without waiting for the
+// primary to be found down, and the old primary, still running, is made
+// its replica (Sentinel closes the old primary's client connections when
+// it reconfigures it, so they ask the sentinels again; clients that write
+// to it before then get READONLY). It returns the new primary once the deployment is
+// whole again. Writes the old primary took after its replica last heard
+// from it are lost here too.
+func (d *Sentinel) Switchover(t testing.TB) *Server {
+	t.Helper()
+	d.mu.Lock()
+	old, next := d.primary, d.replica
+	d.mu.Unlock()
+	if reply := d.Sentinels[0].Do(t, "SENTINEL", "FAILOVER", MasterName); reply != "OK" {
+		t.Fatalf("redistest: SENTINEL FAILOVER: %s", reply)
+	}
+	d.waitPrimary(t, next)
+	// Sentinel turns the old primary into a replica when it next asks it
+	// for INFO, up to 10 s later; this does the same at once.
+	if reply := old.Do(t, "REPLICAOF", "127.0.0.1", strconv.Itoa(next.Port)); reply != "OK" {
+		t.Fatalf("redistest: REPLICAOF on the old primary: %s", reply)
+	}
+	old.extra, next.extra = dataArgs(next), dataArgs(nil)
+	d.waitWhole(t, next, old)
+	return next
+}
+
 // waitPrimary waits until every sentinel names primary and primary says it
 // is a master.
 func (d *Sentinel) waitPrimary(t testing.TB, primary *Server) {

@@ -8,8 +8,9 @@ import (
 
 // TestSentinelFailsOver checks the Sentinel deployment: the URL names the
 // three sentinels and the master name, the primary replicates to the
-// replica, and Failover promotes the replica with what it had, brings the
-// old primary back as the new one's replica, and can do it again.
+// replica, and Failover promotes the replica with what it had and brings
+// the old primary back as the new one's replica; then Switchover does the
+// same the operator's way.
 func TestSentinelFailsOver(t *testing.T) {
 	t.Parallel()
 	d := StartSentinel(t)
@@ -30,7 +31,11 @@ func TestSentinelFailsOver(t *testing.T) {
 		if got := old.Do(t, "WAIT", "1", "5000"); got != "1" {
 			t.Fatalf("the write did not reach the replica: WAIT said %s", got)
 		}
-		next := d.Failover(t)
+		fail := d.Failover
+		if round == 2 {
+			fail = d.Switchover
+		}
+		next := fail(t)
 		if next == old || d.Primary() != next || d.Replica() != old {
 			t.Fatalf("round %d: primary %s, replica %s after failing %s over", round, d.Primary().Addr, d.Replica().Addr, old.Addr)
 		}
