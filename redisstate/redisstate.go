@@ -178,16 +178,31 @@ func newClient(raw string) (redis.UniversalClient, error) {
 	}
 }
 
-// redactErr keeps a password in REDIS_URL out of error messages.
+// redactErr keeps the passwords in REDIS_URL out of error messages: the
+// userinfo's, and a Sentinel URL's ?password= (the primary's, go-redis's
+// ParseFailoverURL) and ?sentinel_password=.
 func redactErr(err error, raw string) error {
 	u, perr := url.Parse(raw)
-	if perr != nil || u.User == nil {
+	if perr != nil || err == nil {
 		return err
 	}
-	if pw, ok := u.User.Password(); ok && pw != "" {
-		return errors.New(strings.ReplaceAll(err.Error(), pw, "[redacted]"))
+	secrets := u.Query()["password"]
+	secrets = append(secrets, u.Query()["sentinel_password"]...)
+	if u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			secrets = append(secrets, pw)
+		}
 	}
-	return err
+	msg := err.Error()
+	for _, pw := range secrets {
+		if pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "[redacted]")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
 }
 
 // Close closes the connection, releasing the lease if held.

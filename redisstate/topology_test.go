@@ -91,6 +91,27 @@ func followOnlyAnnounced(t *testing.T, topo topology, s *State) *cache.Store {
 	return store
 }
 
+// TestSentinelURLCredentials: in a Sentinel URL the userinfo logs in to the
+// sentinels and ?password= to the primary (go-redis's ParseFailoverURL, as
+// the README says), and neither appears in an error about the URL.
+func TestSentinelURLCredentials(t *testing.T) {
+	o, err := redis.ParseFailoverURL("redis://sentuser:sentpw@s1:26379?master_name=m&username=u&password=datapw&addr=s2:26379")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.SentinelUsername != "sentuser" || o.SentinelPassword != "sentpw" || o.Username != "u" || o.Password != "datapw" {
+		t.Fatalf("sentinels %q/%q, primary %q/%q", o.SentinelUsername, o.SentinelPassword, o.Username, o.Password)
+	}
+	for _, bad := range []string{
+		"redis://:sentpw@s1:26379?master_name=m&password=datapw&db=datapw",
+		"redis://:sentpw@s1:26379?master_name=m&password=datapw&max_retries=sentpw",
+	} {
+		if _, err := newClient(bad); err == nil || strings.Contains(err.Error(), "datapw") || strings.Contains(err.Error(), "sentpw") {
+			t.Errorf("an error reveals a password: %v", err)
+		}
+	}
+}
+
 // TestTopologies runs every Redis operation folio makes on a Sentinel
 // deployment and on a three-node Cluster, through the URL forms the README
 // documents: the lease and the marker (a script on two keys), a part's
