@@ -140,8 +140,11 @@ type History struct {
 	mu sync.Mutex
 	// dirty and deadDirty name the records (events, dead letters) changed
 	// while Redis could not take them: written again from memory once it
-	// can. Each holds at most keep.Events ids.
+	// can. Each holds at most keep.Events ids; past that (a long outage),
+	// overflow says to write everything memory holds instead, which is at
+	// most keep.Events records of each kind and the newest of them.
 	dirty, deadDirty map[string]bool
+	overflow         bool
 }
 
 type historyWrite struct {
@@ -190,8 +193,10 @@ func (h *History) markDirty(ws ...historyWrite) {
 		if w.dead {
 			set = h.deadDirty
 		}
-		if len(set) < h.keep.Events {
+		if len(set) < h.keep.Events || set[w.r.ID] {
 			set[w.r.ID] = true
+		} else {
+			h.overflow = true
 		}
 	}
 }
@@ -234,28 +239,38 @@ func (h *History) take(batch []historyWrite) []historyWrite {
 }
 
 // retry writes the records changed while Redis could not take them, as
-// memory holds them now (the stamps keep a newer write by another process).
+// memory holds them now (the stamps keep a newer write by another process):
+// every record memory holds when more changed than it names.
 func (h *History) retry(ctx context.Context) {
 	if !h.s.up.Load() {
 		return
 	}
 	h.mu.Lock()
-	dirty, deadDirty := h.dirty, h.deadDirty
-	if len(dirty)+len(deadDirty) == 0 {
+	dirty, deadDirty, overflow := h.dirty, h.deadDirty, h.overflow
+	if len(dirty)+len(deadDirty) == 0 && !overflow {
 		h.mu.Unlock()
 		return
 	}
-	h.dirty, h.deadDirty = map[string]bool{}, map[string]bool{}
+	h.dirty, h.deadDirty, h.overflow = map[string]bool{}, map[string]bool{}, false
 	h.mu.Unlock()
 	var batch []historyWrite
-	for id := range dirty {
-		if r, ok := h.mem.Get(id); ok {
+	if overflow {
+		for _, r := range h.mem.Recent(h.keep.Events) {
 			batch = append(batch, historyWrite{r: r})
 		}
-	}
-	for id := range deadDirty {
-		if r, ok := h.mem.Dead(id); ok {
+		for _, r := range h.mem.DeadLetters() {
 			batch = append(batch, historyWrite{dead: true, r: r})
+		}
+	} else {
+		for id := range dirty {
+			if r, ok := h.mem.Get(id); ok {
+				batch = append(batch, historyWrite{r: r})
+			}
+		}
+		for id := range deadDirty {
+			if r, ok := h.mem.Dead(id); ok {
+				batch = append(batch, historyWrite{dead: true, r: r})
+			}
 		}
 	}
 	for len(batch) > 0 {

@@ -235,19 +235,27 @@ func TestHistoryTakeDeadOnce(t *testing.T) {
 	waitFor(t, "the new death", func() bool { return len(b.Read(ctx, 0).DeadLetters) == 1 })
 }
 
+// historyOutage is a history keeping keep on a Redis that has just died,
+// as its State has found.
+func historyOutage(t *testing.T, keep refresh.Retention) (*redistest.Server, *State, *refresh.EventLog, *History) {
+	t.Helper()
+	rds := redistest.Start(t)
+	s := upState(t, rds)
+	log, h := newHistory(t, s, keep)
+	rds.Kill()
+	s.ping(context.Background()) // finds Redis gone
+	if s.Up() {
+		t.Fatal("redis still up")
+	}
+	return rds, s, log, h
+}
+
 // TestHistoryWhileRedisIsDown: with Redis gone, recording never waits on
 // it, reads and takes come from this process's memory, and what was
 // recorded meanwhile reaches Redis once it is back.
 func TestHistoryWhileRedisIsDown(t *testing.T) {
-	rds := redistest.Start(t)
-	s := upState(t, rds)
-	log, h := newHistory(t, s, refresh.Retention{Events: 10})
+	rds, s, log, h := historyOutage(t, refresh.Retention{Events: 10})
 	ctx := context.Background()
-	rds.Kill()
-	s.ping(ctx) // finds Redis gone
-	if s.Up() {
-		t.Fatal("redis still up")
-	}
 
 	log.Begin(event("evt_outage", time.Now()))
 	log.Update("evt_outage", func(r *refresh.Record) { r.Outcome = refresh.Dead })
@@ -271,5 +279,31 @@ func TestHistoryWhileRedisIsDown(t *testing.T) {
 	other.s.ping(ctx)
 	if v := other.Read(ctx, 10); v.Source != refresh.SourceRedis || outcome(v, "evt_other") != refresh.Dead || ids(v.DeadLetters)[0] != "evt_outage" {
 		t.Errorf("another process reads %+v", v)
+	}
+}
+
+// TestHistoryAfterALongOutage: when more records changed during an outage
+// than the history keeps, what reaches Redis once it is back is the newest
+// (what memory holds), not the first ids that changed.
+func TestHistoryAfterALongOutage(t *testing.T) {
+	rds, s, log, h := historyOutage(t, refresh.Retention{Events: 3})
+	ctx := context.Background()
+	t0 := time.Now()
+	for i := range 7 {
+		id := fmt.Sprintf("evt_%d", i)
+		log.Begin(event(id, t0.Add(time.Duration(i)*time.Millisecond)))
+		log.Update(id, func(r *refresh.Record) { r.Outcome = refresh.Dead })
+	}
+	rds.Restart(t)
+	waitFor(t, "redis back", func() bool { return s.ping(ctx) == nil })
+	want := []string{"evt_6", "evt_5", "evt_4"}
+	waitFor(t, "the newest records in redis", func() bool {
+		v := h.Read(ctx, 3)
+		return v.Source == refresh.SourceRedis && slices.Equal(ids(v.Events), want) && slices.Equal(ids(v.DeadLetters), want)
+	})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.dirty)+len(h.deadDirty) != 0 || h.overflow {
+		t.Errorf("still to write: %d, %d, %v", len(h.dirty), len(h.deadDirty), h.overflow)
 	}
 }
