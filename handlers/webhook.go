@@ -53,7 +53,7 @@ type webhookAnswer struct {
 
 // Contentful's own content type; application/json is accepted for hand-made
 // calls (folio webhook send with a body file, curl).
-var webhookTypes = map[string]bool{"application/vnd.contentful.management.v1+json": true, "application/json": true}
+var webhookTypes = map[string]bool{contentful.WebhookMediaType: true, "application/json": true}
 
 // Receive answers POST /webhooks/contentful.
 func (h *Webhook) Receive(c *gin.Context) {
@@ -61,7 +61,7 @@ func (h *Webhook) Receive(c *gin.Context) {
 	raw, _ := body.([]byte)
 	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || !webhookTypes[mt] {
 		fail(c, &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_content_type",
-			Message: "send application/vnd.contentful.management.v1+json, as Contentful does"})
+			Message: "send " + contentful.WebhookMediaType + ", as Contentful does"})
 		return
 	}
 	topicHeader := c.GetHeader("X-Contentful-Topic")
