@@ -303,8 +303,13 @@ func TestAdoptKeepsWhatThisReplicaServedNewer(t *testing.T) {
 // before the one for revision 3 (Contentful does not promise order). The
 // later webhook's revision 3 being served does not settle revision 4: it
 // waits until 4 is served.
+//
+// The bound is 10 minutes, as in the tests below: the fixture's clock
+// moves a minute per engine wait, and under load revision 4 waited twice
+// before revision 3 settled; the default 2 minutes then failed it (flaked
+// ~3 in 40 runs under -race).
 func TestReorderedPublishesDoNotSupersede(t *testing.T) {
-	f := newEngine(t, refresh.EngineOptions{}, post("p", 3, "Three"))
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("p", 3, "Three"))
 	r4 := f.publish("p", 4, cache.Blog)
 	r3 := f.publish("p", 3, cache.Blog)
 	if r := f.finalOf(r3.ID); r.Outcome != refresh.Done {
