@@ -35,30 +35,43 @@ import (
 // which a stream hand-off separates (ClaimIdle, an operator's replay).
 // A dead letter taken for a replay leaves a tombstone, so that a late or
 // repeated write of the same death cannot bring it back; a new death (a
-// later stamp) does.
+// later stamp) does. So does a dead letter whose event is written again
+// after it died, not dead: a replay taken from a replica's memory while
+// Redis was away (or any replay, once the engine begins it) ends it in
+// Redis too, so that it cannot be replayed a second time.
 var (
 	// KEYS: records, revs, events, dead, deadrecs, taken. ARGV: the most
 	// events (and dead letters) kept, the oldest score kept (µs; 0 for no
-	// age bound), then per write: kind ("e" an event, "d" a dead letter),
-	// id, stamp, score, record. Trims each set by age and count (at most
-	// 1,000 ids per set per call). Returns the writes kept.
+	// age bound), then per write: kind ("e" an event, "x" an event whose
+	// outcome is dead, "d" a dead letter), id, stamp, score, record. An
+	// event written after it died (its replay, on any replica) ends its
+	// dead letter, leaving a tombstone; a death older than the stored event
+	// is not written. Trims each set by age and count (at most 1,000 ids
+	// per set per call). Returns the writes kept.
 	historyPutScript = redis.NewScript(`
 local n, oldest = tonumber(ARGV[1]), ARGV[2]
 local kept = 0
 for i = 3, #ARGV, 5 do
   local kind, id, rev, score, doc = ARGV[i], ARGV[i+1], tonumber(ARGV[i+2]), ARGV[i+3], ARGV[i+4]
-  if kind == 'e' then
+  if kind ~= 'd' then
     local cur = redis.call('HGET', KEYS[2], id)
     if not cur or tonumber(cur) <= rev then
       redis.call('HSET', KEYS[1], id, doc)
       redis.call('HSET', KEYS[2], id, ARGV[i+2])
       redis.call('ZADD', KEYS[3], score, id)
       kept = kept + 1
+      local died = kind == 'e' and redis.call('ZSCORE', KEYS[4], id)
+      if died and tonumber(died) < rev then
+        redis.call('ZREM', KEYS[4], id)
+        redis.call('HDEL', KEYS[5], id)
+        redis.call('ZADD', KEYS[6], died, id)
+      end
     end
   else
     local cur = redis.call('ZSCORE', KEYS[4], id)
     local taken = redis.call('ZSCORE', KEYS[6], id)
-    if (not cur or tonumber(cur) <= rev) and (not taken or tonumber(taken) < rev) then
+    local ev = redis.call('HGET', KEYS[2], id)
+    if (not cur or tonumber(cur) <= rev) and (not taken or tonumber(taken) < rev) and (not ev or tonumber(ev) <= rev) then
       redis.call('HSET', KEYS[5], id, doc)
       redis.call('ZADD', KEYS[4], score, id)
       redis.call('ZREM', KEYS[6], id)
@@ -295,9 +308,12 @@ func (h *History) write(ctx context.Context, batch []historyWrite) {
 			continue
 		}
 		rev := w.r.UpdatedAt.UnixMicro()
-		if w.dead {
+		switch {
+		case w.dead:
 			args = append(args, "d", w.r.ID, rev, rev, doc)
-		} else {
+		case w.r.Outcome == refresh.Dead:
+			args = append(args, "x", w.r.ID, rev, w.r.ReceivedAt.UnixMicro(), doc)
+		default:
 			args = append(args, "e", w.r.ID, rev, w.r.ReceivedAt.UnixMicro(), doc)
 		}
 	}

@@ -307,3 +307,50 @@ func TestHistoryAfterALongOutage(t *testing.T) {
 		t.Errorf("still to write: %d, %d, %v", len(h.dirty), len(h.deadDirty), h.overflow)
 	}
 }
+
+// TestHistoryReplayedDuringAnOutageIsNotDeadAfter: a dead letter replayed
+// from a replica's memory while Redis was away is no dead letter in Redis
+// once that replica's records reach it: no replica lists it or replays it
+// a second time. A write of its death older than the event's stored record
+// (arriving last, after Redis lost the tombstone) does not bring it back.
+func TestHistoryReplayedDuringAnOutageIsNotDeadAfter(t *testing.T) {
+	rds := redistest.Start(t)
+	s := upState(t, rds)
+	log, h := newHistory(t, s, refresh.Retention{Events: 10})
+	_, other := newHistory(t, upState(t, rds), refresh.Retention{Events: 10})
+	ctx := context.Background()
+	log.Begin(event("evt_dead", time.Now()))
+	log.Update("evt_dead", func(r *refresh.Record) { r.Outcome = refresh.Dead })
+	waitFor(t, "the dead letter in redis", func() bool { return len(other.Read(ctx, 0).DeadLetters) == 1 })
+	death, _ := log.Dead("evt_dead")
+
+	rds.Kill()
+	s.ping(ctx)
+	if _, ok, err := h.TakeDead(ctx, "evt_dead"); !ok || err != nil { // from memory
+		t.Fatalf("take while down: %v %v", ok, err)
+	}
+	log.Begin(refresh.Event{ID: "evt_dead", ReceivedAt: death.ReceivedAt, Replay: 1})
+	log.Update("evt_dead", func(r *refresh.Record) { r.Outcome = refresh.Done })
+	rds.Restart(t)
+	waitFor(t, "redis back", func() bool { return s.ping(ctx) == nil })
+	// Redis restarted empty: put the death back as it was before the outage.
+	h.write(ctx, []historyWrite{{dead: true, r: death}})
+	waitFor(t, "the replay's outcome in redis", func() bool {
+		v := other.Read(ctx, 10)
+		return v.Source == refresh.SourceRedis && outcome(v, "evt_dead") == refresh.Done
+	})
+	if d := other.Read(ctx, 10).DeadLetters; len(d) != 0 {
+		t.Fatalf("still a dead letter in redis: %v", ids(d))
+	}
+	if _, ok, err := other.TakeDead(ctx, "evt_dead"); ok || err != nil {
+		t.Fatalf("replayed a second time from redis: %v %v", ok, err)
+	}
+
+	rds.Do(t, "FLUSHALL") // the tombstone gone too; the later record first
+	now, _ := log.Get("evt_dead")
+	h.write(ctx, []historyWrite{{r: now}})
+	h.write(ctx, []historyWrite{{dead: true, r: death}})
+	if d := other.Read(ctx, 10).DeadLetters; len(d) != 0 {
+		t.Errorf("an older death written after the replay's record is a dead letter: %v", ids(d))
+	}
+}

@@ -151,10 +151,13 @@ func (l *EventLog) prune() {
 // Begin records an event being dispatched: a new line, or, for an event
 // seen before (a replay, a redelivery), the same line reset to pending with
 // its replay count kept. An event replayed (Event.Replay) counts at least
-// that many replays, whichever process replayed it.
+// that many replays, whichever process replayed it. An event dispatched
+// again is no longer a dead letter here (another replica may have taken
+// its dead letter for the replay).
 func (l *EventLog) Begin(ev Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.dead = slices.DeleteFunc(l.dead, func(d *Record) bool { return d.ID == ev.ID })
 	if r, ok := l.records[ev.ID]; ok {
 		was := r.UpdatedAt
 		*r = Record{Event: ev, Outcome: Pending, Replays: max(r.Replays, ev.Replay)}

@@ -114,3 +114,23 @@ func TestEventLogStampsAndMirrors(t *testing.T) {
 		t.Errorf("after a replay: %+v", r)
 	}
 }
+
+// TestEventLogReplayedElsewhereIsNoLongerDead: a dead letter another
+// replica took for a replay leaves this log's list once this log dispatches
+// the event again, so that while Redis is away it is neither listed nor
+// replayed a second time from here.
+func TestEventLogReplayedElsewhereIsNoLongerDead(t *testing.T) {
+	log := refresh.NewEventLog(refresh.Retention{Events: 10})
+	log.Begin(refresh.Event{ID: "evt_1", ReceivedAt: time.Now()})
+	log.Update("evt_1", func(r *refresh.Record) { r.Outcome = refresh.Dead })
+	if len(log.DeadLetters()) != 1 {
+		t.Fatal("no dead letter")
+	}
+	log.Begin(refresh.Event{ID: "evt_1", ReceivedAt: time.Now(), Replay: 1})
+	if d := log.DeadLetters(); len(d) != 0 {
+		t.Errorf("dispatched again, still a dead letter: %v", ids(d))
+	}
+	if _, ok, _ := log.TakeDead(context.Background(), "evt_1"); ok {
+		t.Error("dispatched again, still replayable")
+	}
+}
