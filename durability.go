@@ -51,9 +51,18 @@ type durability interface {
 
 // history is what the routes read (handlers.EventHistory) and what a replay
 // takes a dead letter from.
+// statusListed is how many events and how many dead letters /status lists,
+// the newest (the rest are on /status/history and /admin/dead-letters).
+const statusListed = 50
+
 type history interface {
 	handlers.EventHistory
 	refresh.DeadLetterTaker
+	// ReadUpTo is Read with at most dead dead letters (/status).
+	ReadUpTo(ctx context.Context, events, dead int) refresh.View
+	// DeadLetterCount counts the dead letters without reading them
+	// (folio_dead_letters, on every scrape).
+	DeadLetterCount(ctx context.Context) int
 }
 
 func newDurability(cfg config.Config, src source, log *slog.Logger, local *refresh.MemoryQueue, events *refresh.EventLog) (durability, error) {

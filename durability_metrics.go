@@ -14,7 +14,7 @@ func deadLetters(h history) func() int {
 	return func() int {
 		ctx, cancel := context.WithTimeout(context.Background(), deadLetterReadTimeout)
 		defer cancel()
-		return len(h.Read(ctx, 0).DeadLetters)
+		return h.DeadLetterCount(ctx)
 	}
 }
 

@@ -149,7 +149,7 @@ func serve(ctx context.Context, env config.Lookup, stdout, stderr io.Writer) err
 		if f := loader.LastFailure(); f != nil {
 			d.LastError = f
 		}
-		v := hist.Read(context.Background(), 50)
+		v := hist.ReadUpTo(context.Background(), statusListed, statusListed)
 		d.Events, d.DeadLetters = v.Events, v.DeadLetters
 		d.Redis = dur.Status()
 		d.Auth = guard.Status()

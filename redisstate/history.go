@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -338,18 +339,38 @@ func (h *History) oldest() int64 {
 // every dead letter, from Redis (Source "redis"), or from this process's
 // memory (Source "memory") while Redis is away or the read fails.
 func (h *History) Read(ctx context.Context, events int) refresh.View {
-	events = min(events, h.keep.Events)
+	return h.ReadUpTo(ctx, events, h.keep.Events)
+}
+
+// ReadUpTo is Read with at most dead dead letters, the newest.
+func (h *History) ReadUpTo(ctx context.Context, events, dead int) refresh.View {
+	events, dead = min(events, h.keep.Events), min(dead, h.keep.Events)
 	if h.s.up.Load() {
 		c, cancel := h.s.ctx(ctx)
 		res, err := historyReadScript.Run(c, h.s.rdb, []string{h.keys[2], h.keys[0], h.keys[3], h.keys[4]},
-			events, h.oldest(), h.keep.Events).Slice()
+			events, h.oldest(), dead).Slice()
 		cancel()
 		if h.s.note(err) == nil && len(res) == 2 {
 			return refresh.View{Source: refresh.SourceRedis, Retention: h.keep,
 				Events: h.records(res[0]), DeadLetters: h.records(res[1])}
 		}
 	}
-	return h.mem.Read(ctx, events)
+	return h.mem.ReadUpTo(ctx, events, dead)
+}
+
+// DeadLetterCount is how many dead letters the history keeps: with Redis,
+// every replica's (one ZCOUNT, no record read); this process's while Redis
+// is away or the count fails.
+func (h *History) DeadLetterCount(ctx context.Context) int {
+	if h.s.up.Load() {
+		c, cancel := h.s.ctx(ctx)
+		n, err := h.s.rdb.ZCount(c, h.keys[3], strconv.FormatInt(h.oldest(), 10), "+inf").Result()
+		cancel()
+		if h.s.note(err) == nil {
+			return int(n)
+		}
+	}
+	return h.mem.DeadLetterCount(ctx)
 }
 
 // records decodes a list of stored records; an unreadable one is left out.

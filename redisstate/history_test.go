@@ -250,6 +250,27 @@ func historyOutage(t *testing.T, keep refresh.Retention) (*redistest.Server, *St
 	return rds, s, log, h
 }
 
+// twoHistories are two processes' histories, keeping 10, on one Redis.
+func twoHistories(t *testing.T) (*redistest.Server, *State, *refresh.EventLog, *History, *History) {
+	t.Helper()
+	rds := redistest.Start(t)
+	s := upState(t, rds)
+	log, h := newHistory(t, s, refresh.Retention{Events: 10})
+	_, other := newHistory(t, upState(t, rds), refresh.Retention{Events: 10})
+	return rds, s, log, h, other
+}
+
+// die records n events, evt_0 to evt_<n-1>, received in that order, each
+// becoming a dead letter.
+func die(log *refresh.EventLog, n int) {
+	t0 := time.Now()
+	for i := range n {
+		id := fmt.Sprintf("evt_%d", i)
+		log.Begin(event(id, t0.Add(time.Duration(i)*time.Millisecond)))
+		log.Update(id, func(r *refresh.Record) { r.Outcome = refresh.Dead })
+	}
+}
+
 // TestHistoryWhileRedisIsDown: with Redis gone, recording never waits on
 // it, reads and takes come from this process's memory, and what was
 // recorded meanwhile reaches Redis once it is back.
@@ -288,12 +309,7 @@ func TestHistoryWhileRedisIsDown(t *testing.T) {
 func TestHistoryAfterALongOutage(t *testing.T) {
 	rds, s, log, h := historyOutage(t, refresh.Retention{Events: 3})
 	ctx := context.Background()
-	t0 := time.Now()
-	for i := range 7 {
-		id := fmt.Sprintf("evt_%d", i)
-		log.Begin(event(id, t0.Add(time.Duration(i)*time.Millisecond)))
-		log.Update(id, func(r *refresh.Record) { r.Outcome = refresh.Dead })
-	}
+	die(log, 7)
 	rds.Restart(t)
 	waitFor(t, "redis back", func() bool { return s.ping(ctx) == nil })
 	want := []string{"evt_6", "evt_5", "evt_4"}
@@ -314,10 +330,7 @@ func TestHistoryAfterALongOutage(t *testing.T) {
 // a second time. A write of its death older than the event's stored record
 // (arriving last, after Redis lost the tombstone) does not bring it back.
 func TestHistoryReplayedDuringAnOutageIsNotDeadAfter(t *testing.T) {
-	rds := redistest.Start(t)
-	s := upState(t, rds)
-	log, h := newHistory(t, s, refresh.Retention{Events: 10})
-	_, other := newHistory(t, upState(t, rds), refresh.Retention{Events: 10})
+	rds, s, log, h, other := twoHistories(t)
 	ctx := context.Background()
 	log.Begin(event("evt_dead", time.Now()))
 	log.Update("evt_dead", func(r *refresh.Record) { r.Outcome = refresh.Dead })
@@ -352,5 +365,26 @@ func TestHistoryReplayedDuringAnOutageIsNotDeadAfter(t *testing.T) {
 	h.write(ctx, []historyWrite{{dead: true, r: death}})
 	if d := other.Read(ctx, 10).DeadLetters; len(d) != 0 {
 		t.Errorf("an older death written after the replay's record is a dead letter: %v", ids(d))
+	}
+}
+
+// TestHistoryReadUpToAndCount: /status's bounded read gets the newest dead
+// letters from Redis, and the metric's count is every replica's, from
+// Redis or, while it is away, from memory.
+func TestHistoryReadUpToAndCount(t *testing.T) {
+	rds, s, log, h, other := twoHistories(t)
+	ctx := context.Background()
+	die(log, 4)
+	waitFor(t, "4 dead letters counted in redis", func() bool { return other.DeadLetterCount(ctx) == 4 })
+	v := other.ReadUpTo(ctx, 1, 2)
+	if v.Source != refresh.SourceRedis || !slices.Equal(ids(v.Events), []string{"evt_3"}) || !slices.Equal(ids(v.DeadLetters), []string{"evt_3", "evt_2"}) {
+		t.Errorf("read up to 1 and 2: %s %v %v", v.Source, ids(v.Events), ids(v.DeadLetters))
+	}
+	rds.Kill()
+	if n := h.DeadLetterCount(ctx); n != 4 || s.Up() {
+		t.Errorf("counted %d while redis is away (up %v)", n, s.Up())
+	}
+	if n := other.DeadLetterCount(ctx); n != 0 {
+		t.Errorf("the other process counted %d of its own", n)
 	}
 }

@@ -236,20 +236,37 @@ func (l *EventLog) Dead(id string) (Record, bool) {
 }
 
 // DeadLetters returns the dead letters, newest first.
-func (l *EventLog) DeadLetters() []Record {
+func (l *EventLog) DeadLetters() []Record { return l.newestDead(l.keep.Events) }
+
+// newestDead returns up to n dead letters, newest first.
+func (l *EventLog) newestDead(n int) []Record {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.prune()
-	out := make([]Record, 0, len(l.dead))
-	for i := len(l.dead) - 1; i >= 0; i-- {
+	out := make([]Record, 0, max(0, min(n, len(l.dead))))
+	for i := len(l.dead) - 1; i >= 0 && len(out) < n; i-- {
 		out = append(out, *l.dead[i])
 	}
 	return out
 }
 
+// DeadLetterCount is how many dead letters the log keeps.
+func (l *EventLog) DeadLetterCount(_ context.Context) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.prune()
+	return len(l.dead)
+}
+
 // Read returns up to events events and every dead letter, from memory.
-func (l *EventLog) Read(_ context.Context, events int) View {
-	return View{Source: SourceMemory, Retention: l.keep, Events: l.Recent(events), DeadLetters: l.DeadLetters()}
+func (l *EventLog) Read(ctx context.Context, events int) View {
+	return l.ReadUpTo(ctx, events, l.keep.Events)
+}
+
+// ReadUpTo returns up to events events and dead dead letters, the newest,
+// from memory.
+func (l *EventLog) ReadUpTo(_ context.Context, events, dead int) View {
+	return View{Source: SourceMemory, Retention: l.keep, Events: l.Recent(events), DeadLetters: l.newestDead(dead)}
 }
 
 // TakeDead removes and returns a dead letter, for a replay; found is false

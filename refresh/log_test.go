@@ -134,3 +134,21 @@ func TestEventLogReplayedElsewhereIsNoLongerDead(t *testing.T) {
 		t.Error("dispatched again, still replayable")
 	}
 }
+
+// TestEventLogReadUpTo: a read bounded in dead letters gets the newest;
+// the count needs no read.
+func TestEventLogReadUpTo(t *testing.T) {
+	log := refresh.NewEventLog(refresh.Retention{Events: 10})
+	for i := range 4 {
+		id := fmt.Sprintf("evt_%d", i)
+		log.Begin(refresh.Event{ID: id, ReceivedAt: time.Now()})
+		log.Update(id, func(r *refresh.Record) { r.Outcome = refresh.Dead })
+	}
+	v := log.ReadUpTo(context.Background(), 1, 2)
+	if !slices.Equal(ids(v.Events), []string{"evt_3"}) || !slices.Equal(ids(v.DeadLetters), []string{"evt_3", "evt_2"}) {
+		t.Errorf("read up to 1 and 2: %v %v", ids(v.Events), ids(v.DeadLetters))
+	}
+	if n := log.DeadLetterCount(context.Background()); n != 4 {
+		t.Errorf("counted %d dead letters", n)
+	}
+}
