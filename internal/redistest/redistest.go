@@ -4,7 +4,11 @@
 // production, not an in-memory imitation, so that protocol details, expiry
 // and outages behave as they really do. Each Server listens on its own free
 // loopback port with its own temporary directory and no persistence, so
-// tests can run in parallel and leave nothing behind.
+// tests can run in parallel and leave nothing behind. Besides one server
+// (Start), it runs the deployments users outgrow one server into:
+// StartSentinel (a primary, a replica and three sentinels, with Failover
+// and Switchover) and StartCluster (three masters), each with its
+// REDIS_URL.
 //
 // The binary comes from Debian's redis-server package. A machine without it
 // fails the test with instructions instead of skipping it, because a skipped
