@@ -159,6 +159,11 @@ type History struct {
 	// most keep.Events records of each kind and the newest of them.
 	dirty, deadDirty map[string]bool
 	overflow         bool
+
+	// loss is the State's last data loss (DataLossAt) the writer has seen;
+	// Run's goroutine only. A new one (FLUSHALL, a restart without
+	// persistence) has the writer write everything memory holds again.
+	loss time.Time
 }
 
 type historyWrite struct {
@@ -173,6 +178,7 @@ func (s *State) NewHistory(mem *refresh.EventLog) *History {
 	h := &History{s: s, mem: mem, keep: mem.Retention(),
 		keys:   []string{p + "records", p + "revs", p + "events", p + "dead", p + "deadrecs", p + "taken"},
 		writes: make(chan historyWrite, historyBuffer), dirty: map[string]bool{}, deadDirty: map[string]bool{}}
+	h.loss = s.Status().DataLossAt
 	mem.SetMirror(h)
 	return h
 }
@@ -217,7 +223,8 @@ func (h *History) markDirty(ws ...historyWrite) {
 
 // Run writes the queued changes to Redis until ctx ends, then what is
 // still queued (for at most historyDrain). Changes Redis did not take are
-// written again from memory every historyRetry once it takes writes.
+// written again from memory every historyRetry once it takes writes; once
+// the State finds that Redis lost its data, everything memory holds is.
 func (h *History) Run(ctx context.Context) {
 	tick := time.NewTicker(historyRetry)
 	defer tick.Stop()
@@ -234,6 +241,12 @@ func (h *History) Run(ctx context.Context) {
 		case w := <-h.writes:
 			h.write(ctx, h.take([]historyWrite{w}))
 		case <-tick.C:
+			if loss := h.s.Status().DataLossAt; !loss.Equal(h.loss) {
+				h.loss = loss
+				h.mu.Lock()
+				h.overflow = true // Redis lost the history: write all memory holds
+				h.mu.Unlock()
+			}
 			h.retry(ctx)
 		}
 	}

@@ -388,3 +388,25 @@ func TestHistoryReadUpToAndCount(t *testing.T) {
 		t.Errorf("the other process counted %d of its own", n)
 	}
 }
+
+// TestHistoryAfterRedisLostItsData: once the State finds that Redis lost
+// folio's data (FLUSHALL, a restart without persistence), each process
+// writes its own records again, dead letters included, and the replay
+// that ended one is not undone.
+func TestHistoryAfterRedisLostItsData(t *testing.T) {
+	rds, s, log, _, other := twoHistories(t)
+	ctx := context.Background()
+	die(log, 3)
+	log.Begin(refresh.Event{ID: "evt_0", ReceivedAt: time.Now(), Replay: 1}) // replayed, running
+	waitFor(t, "the history in redis", func() bool {
+		v := other.Read(ctx, 10)
+		return len(v.Events) == 3 && len(v.DeadLetters) == 2
+	})
+	rds.Do(t, "FLUSHALL")
+	s.dataLost("marker") // as the lease's check finds it
+	waitFor(t, "the history written again", func() bool {
+		v := other.Read(ctx, 10)
+		return v.Source == refresh.SourceRedis && outcome(v, "evt_0") == refresh.Pending && outcome(v, "evt_2") == refresh.Dead &&
+			slices.Equal(ids(v.DeadLetters), []string{"evt_2", "evt_1"})
+	})
+}
