@@ -2,9 +2,11 @@ package redisstate
 
 import (
 	"context"
+	"maps"
 	"strconv"
 	"strings"
 
+	"github.com/folio-cms/folio/cache"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -68,6 +70,10 @@ type lease struct {
 func (s *State) holdLease(ctx context.Context) lease {
 	c, cancel := s.ctx(ctx)
 	defer cancel()
+	// What this process holds before the script reads the pointers: a
+	// save or load that ends while the script runs changes what it holds
+	// after the pointers were read, and is no rollback (rolledBack).
+	before := s.heldVersions()
 	res, err := leaseScript.Run(c, s.rdb, []string{s.keys.lease, s.keys.marker, s.keys.current},
 		s.id, s.opts.LeaseTTL.Milliseconds(), newVersion()).Slice()
 	var n int64
@@ -94,7 +100,7 @@ func (s *State) holdLease(ctx context.Context) lease {
 	switch {
 	case prev != "" && prev != marker:
 		l.lost, l.signal = true, "marker"
-	case n == 1 && s.rolledBack(current):
+	case n == 1 && s.rolledBack(before, current):
 		l.lost, l.signal = true, "rollback"
 	}
 	if !l.held && s.leader.Load() {
@@ -104,22 +110,35 @@ func (s *State) holdLease(ctx context.Context) lease {
 	return l
 }
 
+// heldVersions returns a copy of what this process holds, by collection.
+func (s *State) heldVersions() map[cache.Collection]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.versions)
+}
+
 // rolledBack reports whether a pointer in Redis (current: collection →
-// version) is behind the version of its collection this process holds:
+// version, read after before was taken) is behind the version of its
+// collection this process holds:
 // the pointer names an older version (a version begins with the Unix
 // nanoseconds of its write) or none. Asked by a leader that kept its lease,
 // whose own writes no other process can have overwritten, it means that
 // Redis lost writes it had taken: a failover to a replica they had not
 // reached, or a restart from a persistence file that lacks them. The held
 // versions become what Redis has, so one loss is reported once; the
-// leader's catch-up then stores new parts.
-func (s *State) rolledBack(current map[string]string) bool {
+// leader's catch-up then stores new parts. A collection whose held version
+// is not the one before names was saved or loaded while the pointers were
+// read: its pointer may predate the save, and it is left to the next
+// renewal (a leader saving on every renewal during a burst of webhooks
+// took each of its own saves for a loss, and each catch-up's saves for
+// another).
+func (s *State) rolledBack(before map[cache.Collection]string, current map[string]string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	back := false
 	for col, held := range s.versions {
 		cur, ok := current[string(col)]
-		if cur == held || (ok && versionTime(cur) > versionTime(held)) {
+		if held != before[col] || cur == held || (ok && versionTime(cur) > versionTime(held)) {
 			continue
 		}
 		back = true
