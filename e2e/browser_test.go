@@ -18,6 +18,9 @@ import (
 // chromium is Debian's Chromium, which scripts/test-deps.sh installs.
 const chromium = "chromium"
 
+// browserTZ is the browser's time zone: half an hour off UTC's hours.
+const browserTZ = "Asia/Kolkata"
+
 // artifacts is where the browser test leaves its screenshot: the directory
 // FOLIO_ARTIFACTS names, else bench/out/browser (gitignored).
 func artifacts(t *testing.T) string {
@@ -57,7 +60,11 @@ func TestDashboardInABrowser(t *testing.T) {
 	os.Remove(filepath.Join(artifacts(t), "failure.png")) // an earlier run's
 	f := startDemo(t)
 
+	// India's clock is offset by half an hour, so the page's hours are not
+	// UTC's; Chromium's own temporary files (its singleton socket) go in
+	// the test's directory, which is removed.
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.Env("TZ="+browserTZ, "TMPDIR="+t.TempDir()),
 		chromedp.ExecPath(exe), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
@@ -150,11 +157,19 @@ func TestDashboardInABrowser(t *testing.T) {
 	}
 	var hours []struct{ Hour, Count string }
 	json.Unmarshal([]byte(bars), &hours)
-	thisHour := time.Now().UTC().Truncate(time.Hour)
+	zone, err := time.LoadLocation(browserTZ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().In(zone)
+	thisHour := time.Date(now.Year(), now.Month(), now.Day(), now.Hour(), 0, 0, 0, zone)
 	found := false
 	for _, h := range hours {
 		at, _ := time.Parse(time.RFC3339, h.Hour)
 		n, _ := strconv.Atoi(h.Count)
+		if at.In(zone).Minute() != 0 {
+			t.Errorf("a bar of the hourly chart begins at %s, not at an hour of the browser's clock (%s)", at.In(zone), browserTZ)
+		}
 		// The event is in this hour or, when the hour turned meanwhile,
 		// the one before.
 		found = found || (n >= 1 && !at.After(thisHour) && at.After(thisHour.Add(-2*time.Hour)))
