@@ -172,6 +172,7 @@ var oracleRegressions = []int64{
 	105569503970,               // a lagging index dropped a post just published
 	539887147621, 539887147625, // followers kept what the leader left out
 	789094184522, // an asset settled before a post linked it, then a lagging answer lacked it
+	20261130040,  // a profile linking a post just unpublished (the webhook named the blog only) brought it into /cv
 }
 
 var (

@@ -370,7 +370,11 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, r
 	var applied Applied
 	if err == nil {
 		mode := Newer
-		removals := map[contentful.Ref]Removal{}
+		// What removal webhooks said, this batch's and any collection's
+		// within the bound: a lagging answer may hold an entity another
+		// collection's event removed (a profile now linking a post just
+		// unpublished).
+		removals := e.recentRemovals(e.opts.Clock.Now())
 		for _, t := range batch {
 			if t.ev.Force {
 				mode = Force

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/folio-cms/folio/cache"
+	"github.com/folio-cms/folio/contentful"
 )
 
 // Settling: whether what is served reflects an event, or what overtook it,
@@ -116,6 +117,31 @@ func (e *Engine) later(t *task) []Event {
 	for _, s := range e.recent[t.ev.Entity] {
 		if s.seq > t.seq {
 			out = append(out, s.ev)
+		}
+	}
+	return out
+}
+
+// recentRemovals returns what the removal webhooks dispatched within the
+// lag bound said, whichever collections they named, less those a later
+// sighting of the same entity overtook (a republish, a re-creation). A
+// collection that never served the entity must know it went as well: a
+// lagging answer can bring it in through a link (a profile just published
+// to link a post unpublished a moment before).
+func (e *Engine) recentRemovals(now time.Time) map[contentful.Ref]Removal {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[contentful.Ref]Removal{}
+	for ref, ss := range e.recent {
+		for i, s := range ss {
+			if !s.ev.Action.Removes() || now.Sub(s.ev.ReceivedAt) >= e.opts.WaitBound {
+				continue
+			}
+			overtaken := slices.ContainsFunc(ss[i+1:], func(l sighting) bool { return overtakes(l.ev, s.ev) })
+			if was, seen := out[ref]; overtaken || seen && s.ev.Revision < was.Revision {
+				continue
+			}
+			out[ref] = Removal{Revision: s.ev.Revision, DeletedAt: s.ev.DeletedAt, At: s.ev.ReceivedAt}
 		}
 	}
 	return out

@@ -496,3 +496,36 @@ func (f *engineFixture) publishProfileLinking(rev int, posts ...string) {
 		f.t.Fatalf("profile: %+v", r)
 	}
 }
+
+// TestRemovalInformsEveryCollection: a post is unpublished (the webhook
+// names the blog only: nothing links it yet), then the profile is published
+// to link it, and a lagging edge answers the profile with the post still
+// published. The CV must not bring the post in: the removal webhook said it
+// went, whichever collection it named. (Seed 20261130040 of e2e's oracle:
+// /cv served the unpublished post for good.)
+func TestRemovalInformsEveryCollection(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("q", 1, "Q"))
+	if err := f.api.Put(post("p", 1, "Briefly published")); err != nil { // the lagging edge still has it
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.unpublish("p", 1).ID); r.Outcome != refresh.Done || f.post("p") != "" {
+		t.Fatalf("unpublish: %+v, serving %q", r, f.post("p"))
+	}
+	f.publishProfileLinking(2, "p")
+	cv := string(f.store.Load().CV.Root.Body())
+	if !strings.Contains(cv, `"revision":2`) || strings.Contains(cv, "Briefly published") {
+		t.Fatalf("the CV links a post a webhook said was unpublished: %s", cv)
+	}
+	if !f.engine.Busy(cache.CV) {
+		t.Fatal("a lagging answer must keep the CV polling")
+	}
+	// The edge catches up: the CV is fetched again and shows the truth.
+	f.api.Delete("p")
+	if err := f.api.Put(profileLinking("Ada", 2, "p")); err != nil {
+		t.Fatal(err)
+	}
+	f.until("the CV is fetched again", func() bool { return !f.engine.Busy(cache.CV) })
+	if cv := string(f.store.Load().CV.Root.Body()); strings.Contains(cv, "Briefly published") {
+		t.Fatalf("after the edge caught up: %s", cv)
+	}
+}
