@@ -462,8 +462,12 @@ func (e *Engine) fetchAndSettle(ctx context.Context, w *worker, batch []*task, r
 	}
 }
 
-// awaited reports whether part links, unresolved, an entity a publish
-// webhook named within the lag bound, and when that bound ends.
+// awaited reports whether part links an entity a publish webhook named
+// within the lag bound, unresolved or older than that webhook said (a
+// lower revision, or an earlier incarnation), and when that bound ends.
+// The webhook may have named other collections only: a profile published
+// to link a post just republished, answered by an edge that has the
+// profile and not the republish yet.
 func (e *Engine) awaited(part *cache.Part, now time.Time) (until time.Time, ok bool) {
 	if part == nil {
 		return time.Time{}, false
@@ -471,16 +475,29 @@ func (e *Engine) awaited(part *cache.Part, now time.Time) (until time.Time, ok b
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for ref, rev := range part.Refs {
-		if rev != 0 {
-			continue
-		}
 		for _, s := range e.recent[ref] {
-			if !s.ev.Action.Removes() && now.Sub(s.ev.ReceivedAt) < e.opts.WaitBound {
+			if s.ev.Action.Removes() || now.Sub(s.ev.ReceivedAt) >= e.opts.WaitBound {
+				continue
+			}
+			if rev == 0 || behind(rev, part.Marks[ref].CreatedAt, s.ev) {
 				until, ok = latest(until, s.ev.ReceivedAt.Add(e.opts.WaitBound)), true
 			}
 		}
 	}
 	return until, ok
+}
+
+// behind reports whether an entity served at rev, created at createdAt, is
+// older than a publish webhook said: an earlier incarnation, or the same
+// one (or unknown) at a lower revision.
+func behind(rev int, createdAt string, publish Event) bool {
+	switch incarnation(createdAt, publish.CreatedAt) {
+	case -1:
+		return true
+	case 1:
+		return false
+	}
+	return rev < publish.Revision
 }
 
 func (w *worker) scheduleRecheck(at time.Time) {

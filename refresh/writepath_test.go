@@ -529,3 +529,32 @@ func TestRemovalInformsEveryCollection(t *testing.T) {
 		t.Fatalf("after the edge caught up: %s", cv)
 	}
 }
+
+// TestPublishInformsEveryCollection: a post is republished (the webhook
+// names the blog only: the CV does not link it yet), then the profile is
+// published to link it, and a lagging edge answers the profile with the
+// post at its revision before. The CV keeps polling until the Delivery API
+// serves the revision the webhook said, as it does for a link that does not
+// resolve yet.
+func TestPublishInformsEveryCollection(t *testing.T) {
+	f := newEngine(t, refresh.EngineOptions{WaitBound: 10 * time.Minute}, post("p", 1, "One"))
+	if err := f.api.Put(post("p", 2, "Two")); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.finalOf(f.publish("p", 2, cache.Blog).ID); r.Outcome != refresh.Done || !strings.Contains(f.post("p"), `"title":"Two"`) {
+		t.Fatalf("republish: %+v, serving %q", r, f.post("p"))
+	}
+	if err := f.api.Put(post("p", 1, "One")); err != nil { // the lagging edge
+		t.Fatal(err)
+	}
+	f.publishProfileLinking(2, "p")
+	if !f.engine.Busy(cache.CV) {
+		t.Fatalf("the CV serves a post older than its webhook said and does not poll: %s", f.store.Load().CV.Root.Body())
+	}
+	if err := f.api.Put(post("p", 2, "Two")); err != nil { // the edge catches up
+		t.Fatal(err)
+	}
+	f.until("the CV serves the republished post", func() bool {
+		return strings.Contains(string(f.store.Load().CV.Root.Body()), `"title":"Two"`)
+	})
+}
