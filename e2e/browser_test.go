@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/folio-cms/folio/auth"
+	"github.com/folio-cms/folio/contentful"
 )
 
 // chromium is Debian's Chromium, which scripts/test-deps.sh installs.
@@ -177,6 +181,26 @@ func TestDashboardInABrowser(t *testing.T) {
 	if !found {
 		t.Errorf("no bar of done events for this hour in the hourly chart: %s", bars)
 	}
+	// An event still running (a post the demo's Delivery API never
+	// serves at that revision) shows no duration: its record says 0 ms.
+	t0 := contentful.Topic{Kind: "Entry", Action: contentful.Publish}
+	hook := contentful.WebhookBody(t0, contentful.Change{Kind: "Entry", ID: "post-never-published", ContentType: "blogPost",
+		Revision: 2, Space: "folio-demo", Environment: "master"}, time.Now())
+	req, _ := http.NewRequest(http.MethodPost, f.URL+"/webhooks/contentful", bytes.NewReader(hook))
+	signed := contentful.SetWebhookHeaders(req.Header, t0, "browser test")
+	auth.Sign(req, hook, secret, time.Now(), signed...)
+	code, answered := send(req)
+	var accepted struct{ EventID string }
+	if json.Unmarshal([]byte(answered), &accepted); code != http.StatusAccepted || accepted.EventID == "" {
+		t.Fatalf("webhook: %d %s", code, answered)
+	}
+	row := `#events tr[data-id="` + accepted.EventID + `"]`
+	do("the history shows the running event", chromedp.Click(chromedp.CSS(`#refresh`)), chromedp.WaitVisible(chromedp.CSS(row)))
+	outcome, took := text(row+` td.outcome`), text(row+` td:nth-child(8)`) // the Duration column
+	if (outcome != "pending" && outcome != "retrying") || took != "—" {
+		t.Errorf("a running event shows outcome %q and duration %q", outcome, took)
+	}
+
 	var post struct{ Fields struct{ Title string } }
 	code, body := f.get("/blog/a-year-of-retries")
 	if json.Unmarshal([]byte(body), &post); code != 200 || post.Fields.Title != title {
