@@ -114,7 +114,8 @@ func TestDashboardInABrowser(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			t.Fatalf("%s: %v\nthe page's console:\n%s\nfolio's log:\n%s", what, err, strings.Join(problems, "\n"), tail(f.logs.String(), 30))
+			banner, _ := chromedp.Run(shot, chromedp.Evaluate[string](`document.getElementById('banner').textContent`))
+			t.Fatalf("%s: %v\nthe page's banner: %s\nthe page's console:\n%s\nfolio's log:\n%s", what, err, banner, strings.Join(problems, "\n"), tail(f.logs.String(), 30))
 		}
 	}
 	text := func(sel string) string {
@@ -244,6 +245,12 @@ func TestDashboardInABrowser(t *testing.T) {
 	do("close the dialog", chromedp.Click(chromedp.CSS(`#replay-close`)), chromedp.WaitNotVisible(secretField))
 	if left, err := chromedp.Run(ctx, chromedp.Value(secretField)); err != nil || left != "" {
 		t.Errorf("the closed dialog kept the secret: %q %v", left, err)
+	}
+
+	// render() catches its own exceptions and shows them in the banner,
+	// not the console: a page that broke on a later poll shows one.
+	if banner, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('banner').hidden ? '' : document.getElementById('banner').textContent`)); err != nil || banner != "" {
+		t.Errorf("the page shows a problem: %q %v", banner, err)
 	}
 
 	stopListening()
