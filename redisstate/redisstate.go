@@ -80,8 +80,11 @@ type State struct {
 	// id names this process: its lease value and its stream consumer.
 	id string
 
-	up     atomic.Bool
-	leader atomic.Bool
+	up atomic.Bool
+	// probing is set while Redis is down: only a probe that reaches every
+	// key group (ping) marks it up again, not one command that succeeded.
+	probing atomic.Bool
+	leader  atomic.Bool
 	// installMu orders Follow's installs against SavePart's record of what
 	// it wrote, so a loaded part never replaces one this process has just
 	// written or loaded.
@@ -224,11 +227,37 @@ func (s *State) Up() bool { return s.up.Load() }
 // Leader reports whether this process holds the leader lease.
 func (s *State) Leader() bool { return s.leader.Load() }
 
-// ping checks Redis and records the result.
+// ping checks that Redis serves every key group (EXISTS on one key of
+// each, pipelined) and records the result; it alone ends an outage. On a
+// Cluster a PING, or a command on one shard, succeeds while the shard of
+// another group is down (before the cluster's node timeout, and PING after
+// it too): marking Redis up on that made the leader lead anew and refetch
+// everything each time, and fail again at once.
 func (s *State) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout)
 	defer cancel()
-	return s.note(s.rdb.Ping(ctx).Err())
+	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range s.probeKeys() {
+			p.Exists(ctx, k)
+		}
+		return nil
+	})
+	for _, c := range cmds {
+		if c.Err() != nil {
+			err = c.Err()
+			break
+		}
+	}
+	if classify(err) == errNone {
+		s.probing.Store(false)
+	}
+	return s.note(err)
+}
+
+// probeKeys names one key of each key group (hash tag): on a Cluster,
+// every shard folio uses.
+func (s *State) probeKeys() []string {
+	return []string{s.keys.marker, s.keys.stream, s.keys.dedup + "probe", s.opts.Prefix + ":{history}:events"}
 }
 
 // errKind is what a Redis command's error says about Redis.
@@ -272,11 +301,15 @@ func classify(err error) errKind {
 func (s *State) note(err error) error {
 	switch classify(err) {
 	case errNone:
+		if s.probing.Load() {
+			break // a command on one shard: ping decides
+		}
 		if !s.up.Swap(true) {
 			s.log.Info("redis: connected")
 		}
 	case errOutage:
 		msg := s.redact(err)
+		s.probing.Store(true)
 		if s.up.Swap(false) {
 			s.log.Error("redis: lost; serving from memory and processing webhooks locally until it returns", "error", msg)
 			s.leader.Store(false)
