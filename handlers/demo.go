@@ -8,6 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/folio-cms/folio/demo"
 	"github.com/gin-gonic/gin"
@@ -97,12 +100,44 @@ func readDemoBody(c *gin.Context, v any) bool {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil || dec.More() {
-		msg := "the body must be one JSON object"
-		if err != nil {
-			msg += ": " + err.Error()
-		}
-		fail(c, &Error{Status: http.StatusBadRequest, Code: "body_invalid", Message: msg})
+		fail(c, &Error{Status: http.StatusBadRequest, Code: "body_invalid", Message: demoBodyProblem(err)})
 		return false
 	}
 	return true
+}
+
+// demoBodyProblem says what is wrong with a body that did not decode
+// (err nil: data after the object) in the bench's terms: encoding/json's
+// own text names Go types ("Go value of type struct { Fields
+// map[string]string ... }").
+func demoBodyProblem(err error) string {
+	const shape = `the body must be one JSON object, {"fields": {"name": "text", ...}} to publish and {} to unpublish`
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return shape + "; data follows it"
+	case errors.As(err, &syntax):
+		return shape + "; it is not JSON (at byte " + strconv.FormatInt(syntax.Offset, 10) + ")"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return shape + "; it ends inside the JSON"
+	case errors.As(err, &typ) && typ.Field != "" && typ.Type.Kind() == reflect.String:
+		return shape + "; " + strconv.Quote(typ.Field) + " has " + article(typ.Value) + " where text belongs"
+	case errors.As(err, &typ) && typ.Field != "":
+		return shape + "; " + strconv.Quote(typ.Field) + " is " + article(typ.Value)
+	case errors.As(err, &typ):
+		return shape + "; it is " + article(typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return shape + "; it has the unknown key " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return shape
+}
+
+// article is a JSON kind (encoding/json's "number", "array", "object",
+// "string", "bool") with its indefinite article.
+func article(kind string) string {
+	if strings.HasPrefix(kind, "a") || strings.HasPrefix(kind, "o") {
+		return "an " + kind
+	}
+	return "a " + kind
 }

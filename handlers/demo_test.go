@@ -123,3 +123,35 @@ func TestDemoRoutes(t *testing.T) {
 		t.Errorf("GET on publish: %d", w.Code)
 	}
 }
+
+// TestDemoBodyProblems: a body the bench cannot read is answered in its
+// terms, never with encoding/json's Go types.
+func TestDemoBodyProblems(t *testing.T) {
+	h := demoRouter(t, func(contentful.Topic, []byte) (demo.Answer, error) {
+		t.Error("bad input sent a webhook")
+		return demo.Answer{}, nil
+	})
+	for body, says := range map[string]string{
+		`[]`:                        "it is an array",
+		`"x"`:                       "it is a string",
+		`{"fields":[]}`:             `"fields" is an array`,
+		`{"fields":{"title":1}}`:    `"fields" has a number where text belongs`,
+		`{"fields":{"title":{}}}`:   `"fields" has an object where text belongs`,
+		`{"fields":{"title":true}}`: `"fields" has a bool where text belongs`,
+		`{"title":"x"}`:             `the unknown key "title"`,
+		`{"fields":{}} {}`:          "data follows it",
+		`{"fields":{`:               "it ends inside the JSON",
+		`{"fields":x}`:              "it is not JSON (at byte 11)",
+	} {
+		w := demoCall(h, "POST", "/demo/entries/post-retries/publish", "application/json", body)
+		var answer struct {
+			Error struct{ Code, Message string }
+		}
+		json.Unmarshal(w.Body.Bytes(), &answer)
+		msg := answer.Error.Message
+		if w.Code != 400 || answer.Error.Code != "body_invalid" || !strings.Contains(msg, says) ||
+			strings.Contains(msg, "Go ") || strings.Contains(msg, "struct") || strings.Contains(msg, "map[") {
+			t.Errorf("%s: %d %s, want a 400 that says %q", body, w.Code, w.Body.String(), says)
+		}
+	}
+}
