@@ -160,8 +160,12 @@ func TestMetricsAfterAScriptedRun(t *testing.T) {
 	if code, body := send(req); code != 202 {
 		t.Fatalf("forced refresh: %d %s", code, body)
 	}
+	// Both collections' refreshes end on their own turns: wait for both
+	// (waiting for the CV's alone, the blog's could still be fetching).
 	f.until("the forced refresh", 20*time.Second, func() bool {
-		return f.scrape(t).samples[`folio_refresh_duration_seconds_count{collection="cv",outcome="done"}`] >= 2
+		s := f.scrape(t).samples
+		return s[`folio_refresh_duration_seconds_count{collection="cv",outcome="done"}`] >= 2 &&
+			s[`folio_refresh_duration_seconds_count{collection="blog",outcome="done"}`] >= 4
 	})
 
 	s := f.scrape(t)
