@@ -170,7 +170,7 @@ var oracleRegressions = []int64{
 	828227642259,               // a removal of an entry never served was forgotten
 	105569503875,               // a kept profile rendered the older incarnation of a post it links
 	105569503970,               // a lagging index dropped a post just published
-	539887147621, 539887147625, // followers kept what the leader left out
+	539887147621, 539887147625, // followers kept what the leader left out; (…621) an unpublish of a re-created entry skipped for the earlier delete's mark
 	789094184522, // an asset settled before a post linked it, then a lagging answer lacked it
 	20261130040,  // a profile linking a post just unpublished (the webhook named the blog only) brought it into /cv
 }
