@@ -693,15 +693,8 @@ func TestFirstLoadAndEngineTakeTurns(t *testing.T) {
 		t.Fatal(err)
 	}
 	fetcher := &overlapCounter{inner: client}
-	store := &cache.Store{}
-	loader := refresh.NewLoader(fetcher, store, cols, nil)
-	finals := make(chan refresh.Record, 10)
-	engine := refresh.NewEngine(loader, refresh.EngineOptions{OnFinal: func(r refresh.Record) { finals <- r }}, nil)
-	events := make(chan refresh.Event, 10)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { engine.Run(ctx, events); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	run := runEngine(t, fetcher)
+	store, loader, events, finals, ctx := run.store, run.loader, run.events, run.finals, run.ctx
 
 	events <- refresh.Event{ID: refresh.NewEventID(), Topic: "leader-catch-up-after-lag", Full: true,
 		Collections: []cache.Collection{cache.Blog}, ReceivedAt: time.Now()}

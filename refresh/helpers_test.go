@@ -1,9 +1,12 @@
 package refresh_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"testing"
 
+	"github.com/folio-cms/folio/cache"
 	"github.com/folio-cms/folio/refresh"
 )
 
@@ -43,4 +46,30 @@ func profileLinking(name string, rev int, posts ...string) json.RawMessage {
 	}
 	return json.RawMessage(fmt.Sprintf(`{"sys":{"type":"Entry","id":"me","revision":%d,"createdAt":"2025-01-01T00:00:00Z","updatedAt":"2025-01-01T00:00:0%dZ",
 		"contentType":{"sys":{"type":"Link","linkType":"ContentType","id":"profile"}}},"fields":{"name":%q,"featured":%s}}`, rev, rev%10, name, links))
+}
+
+// engineRun is an engine over a loader of its own store, running until the
+// test ends: events go in on events, each finished event's record comes out
+// on finals, and ctx ends with the test.
+type engineRun struct {
+	store  *cache.Store
+	loader *refresh.Loader
+	events chan<- refresh.Event
+	finals <-chan refresh.Record
+	ctx    context.Context
+}
+
+// runEngine starts an engine whose loader fetches through f.
+func runEngine(t *testing.T, f refresh.Fetcher) engineRun {
+	t.Helper()
+	store := &cache.Store{}
+	loader := refresh.NewLoader(f, store, cols, nil)
+	finals := make(chan refresh.Record, 10)
+	engine := refresh.NewEngine(loader, refresh.EngineOptions{OnFinal: func(r refresh.Record) { finals <- r }}, nil)
+	events := make(chan refresh.Event, 10)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { engine.Run(ctx, events); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return engineRun{store: store, loader: loader, events: events, finals: finals, ctx: ctx}
 }

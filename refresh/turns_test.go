@@ -58,15 +58,8 @@ func TestEventDuringSlowFirstLoadWaitsItsTurnAndSettles(t *testing.T) {
 				t.Fatal(err)
 			}
 			g := &gatedFetcher{inner: client, entered: make(chan struct{}), open: make(chan struct{})}
-			store := &cache.Store{}
-			loader := refresh.NewLoader(g, store, cols, nil)
-			finals := make(chan refresh.Record, 10)
-			engine := refresh.NewEngine(loader, refresh.EngineOptions{OnFinal: func(r refresh.Record) { finals <- r }}, nil)
-			events := make(chan refresh.Event, 10)
-			ctx, cancel := context.WithCancel(t.Context())
-			done := make(chan struct{})
-			go func() { engine.Run(ctx, events); close(done) }()
-			t.Cleanup(func() { cancel(); <-done })
+			run := runEngine(t, g)
+			store, loader, events, finals, ctx := run.store, run.loader, run.events, run.finals, run.ctx
 
 			initial := make(chan error, 1)
 			go func() { initial <- loader.Initial(ctx, refresh.RealClock{}) }()
